@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"flotilla.io/flotilla/internal/agent"
+	"flotilla.io/flotilla/internal/kubeapply"
+)
+
+func newAgentCmd(g *globals) *cobra.Command {
+	var (
+		opts       agent.Options
+		kubeconfig string
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the agent in or beside an edge cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := kubeConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			applier, err := kubeapply.New(cfg, kubeapply.Options{FieldManager: "flotilla", ParentNamespace: "flotilla-system", Logger: log})
+			if err != nil {
+				return err
+			}
+			opts.Applier, opts.Logger = applier, log
+			a, err := agent.New(opts)
+			if err != nil {
+				return err
+			}
+			return a.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Token, "token", "", "bootstrap token from `flotilla token create` (first start only)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to manage (default: in-cluster config)")
+	f.StringVar(&opts.StateDir, "state-dir", "/var/lib/flotilla/agent", "directory for identity, manifest and objects")
+	f.StringVar(&opts.Name, "name", "", "cluster name to enroll as (default: chosen by the hub)")
+	return cmd
+}
+
+// kubeConfig loads a kubeconfig file, or the in-cluster config without one.
+func kubeConfig(path string) (*rest.Config, error) {
+	var (
+		cfg *rest.Config
+		err error
+	)
+	if path != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", path)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading Kubernetes client config: %w", err)
+	}
+	// The default (5 QPS) would dominate any bulk apply; the agent is the
+	// cluster's only writer of these objects.
+	cfg.QPS, cfg.Burst = 50, 100
+	cfg.UserAgent = "flotilla-agent/" + version
+	return cfg, nil
+}

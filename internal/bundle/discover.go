@@ -1,0 +1,234 @@
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Names of the file that makes a directory a bundle; Fleet reads fleet.yaml
+// when both are present.
+const (
+	fleetYAML = "fleet.yaml"
+	fleetYML  = "fleet.yml"
+)
+
+// IsManifest reports whether a file name looks like a manifest that raw
+// rendering reads.
+func IsManifest(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return !IsFleetFile(name)
+	}
+	return false
+}
+
+// IsFleetFile reports whether a file name is fleet.yaml or fleet.yml.
+func IsFleetFile(name string) bool {
+	return name == fleetYAML || name == fleetYML
+}
+
+// Discover finds the bundles of one source checkout. root is the checkout
+// directory; paths are the source's paths relative to root ("" or "." is the
+// root; none means the root).
+//
+// The rule is Fleet's: every directory under a path that holds a fleet.yaml
+// is a bundle, and a bundle directory nested in another is excluded from
+// the outer one. If a path holds no fleet.yaml anywhere, each top-level
+// directory under it is one bundle, and the manifest files directly in it
+// form one more, named after the path.
+//
+// A fleet.yaml that does not parse, or a symlink leading out of the
+// checkout, is reported in that bundle's Err; discovery goes on. Hidden
+// directories and .git are skipped. Bundles come back sorted by Path.
+func Discover(root string, paths []string) ([]Bundle, error) {
+	realRoot, err := RealRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	var out []Bundle
+	seen := make(map[string]bool)
+	for _, p := range paths {
+		bundles, err := discoverPath(realRoot, p)
+		if err != nil {
+			return nil, fmt.Errorf("discovering bundles under %q: %w", p, err)
+		}
+		for _, b := range bundles {
+			if !seen[b.Path] {
+				seen[b.Path] = true
+				out = append(out, b)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// scan is what one walk of a source path finds.
+type scan struct {
+	fleetDirs map[string]string // bundle dir → real path of its fleet file
+	topDirs   []string          // directories directly under the path
+	loose     bool              // manifests directly in the path
+	broken    map[string]error  // entries that cannot be followed
+}
+
+func discoverPath(realRoot, p string) ([]Bundle, error) {
+	rel, err := CleanRel(p)
+	if err != nil {
+		return nil, err
+	}
+	s, err := scanPath(realRoot, rel)
+	if err != nil {
+		return nil, err
+	}
+	var bundles []Bundle
+	if len(s.fleetDirs) > 0 {
+		bundles = fleetBundles(realRoot, s)
+	} else {
+		bundles = plainBundles(rel, s)
+	}
+	attachBroken(bundles, s.broken)
+	return bundles, nil
+}
+
+func scanPath(realRoot, rel string) (*scan, error) {
+	s := &scan{fleetDirs: make(map[string]string), broken: make(map[string]error)}
+	start, err := Resolve(realRoot, rel)
+	if err != nil {
+		return nil, err
+	}
+	if f := fleetFileIn(start); f != "" {
+		s.fleetDirs[rel] = f
+	}
+	err = Walk(realRoot, rel, WalkOptions{SkipHidden: true}, func(e Entry) error {
+		direct := path.Dir(e.Path) == rel
+		switch {
+		case e.Err != nil:
+			// Kept as a bundle (or in the loose one) so the refusal is seen.
+			s.broken[e.Path] = fmt.Errorf("%s: %w", e.Path, e.Err)
+			if direct && IsManifest(path.Base(e.Path)) {
+				s.loose = true
+			} else if direct {
+				s.topDirs = append(s.topDirs, e.Path)
+			}
+		case e.Dir:
+			if direct {
+				s.topDirs = append(s.topDirs, e.Path)
+			}
+			if f := fleetFileIn(e.Real); f != "" {
+				s.fleetDirs[e.Path] = f
+			}
+		case direct && IsManifest(path.Base(e.Path)):
+			s.loose = true
+		}
+		return nil
+	})
+	return s, err
+}
+
+// fleetFileIn returns the real path of the fleet file in a directory, if any.
+func fleetFileIn(dir string) string {
+	for _, name := range []string{fleetYAML, fleetYML} {
+		f := dir + string(os.PathSeparator) + name
+		if info, err := os.Stat(f); err == nil && !info.IsDir() {
+			return f
+		}
+	}
+	return ""
+}
+
+func fleetBundles(realRoot string, s *scan) []Bundle {
+	dirs := make([]string, 0, len(s.fleetDirs))
+	for d := range s.fleetDirs {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	bundles := make([]Bundle, 0, len(dirs))
+	for _, d := range dirs {
+		b := Bundle{Path: d}
+		for _, other := range dirs {
+			if other != d && isUnder(other, d) {
+				b.Exclude = append(b.Exclude, other)
+			}
+		}
+		b.Options, b.Warnings, b.Err = readFleetFile(realRoot, d, s.fleetDirs[d])
+		bundles = append(bundles, b)
+	}
+	return bundles
+}
+
+func readFleetFile(realRoot, dir, file string) (Options, []string, error) {
+	rel := joinRel(dir, path.Base(file))
+	if _, err := Resolve(realRoot, rel); err != nil {
+		return Options{}, nil, err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return Options{}, nil, fmt.Errorf("reading %s: %w", rel, err)
+	}
+	opts, warnings, err := Parse(data)
+	for i, w := range warnings {
+		warnings[i] = rel + strings.TrimPrefix(w, FleetFile)
+	}
+	if pe := (*ParseError)(nil); errors.As(err, &pe) {
+		pe.File = rel
+	}
+	return opts, warnings, err
+}
+
+func plainBundles(rel string, s *scan) []Bundle {
+	var bundles []Bundle
+	if s.loose {
+		bundles = append(bundles, Bundle{Path: rel, Exclude: s.topDirs})
+	}
+	for _, d := range s.topDirs {
+		bundles = append(bundles, Bundle{Path: d})
+	}
+	sort.Slice(bundles, func(i, j int) bool { return bundles[i].Path < bundles[j].Path })
+	return bundles
+}
+
+// attachBroken reports each entry that cannot be followed in the deepest
+// bundle that would have rendered it.
+func attachBroken(bundles []Bundle, broken map[string]error) {
+	paths := make([]string, 0, len(broken))
+	for p := range broken {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		best := -1
+		for i, b := range bundles {
+			if (isUnder(p, b.Path) || p == b.Path) && !excluded(b, p) && (best < 0 || len(b.Path) > len(bundles[best].Path)) {
+				best = i
+			}
+		}
+		if best >= 0 && bundles[best].Err == nil {
+			bundles[best].Err = broken[p]
+		}
+	}
+}
+
+func excluded(b Bundle, p string) bool {
+	for _, x := range b.Exclude {
+		if p == x || isUnder(p, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// isUnder reports whether p is strictly inside dir (both slash-separated,
+// relative to the root; "." is the root).
+func isUnder(p, dir string) bool {
+	if dir == "." {
+		return p != "."
+	}
+	return strings.HasPrefix(p, dir+"/")
+}

@@ -1,0 +1,51 @@
+package api
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// gzipMin is the size under which compressing costs more than it saves.
+const gzipMin = 1024
+
+// writeJSON writes v, gzip-compressed when the client accepts it and the
+// body is large enough to gain from it.
+func writeJSON(w http.ResponseWriter, r *http.Request, code int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"reason":"Internal","message":"encoding response"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	writeBody(w, r, code, body)
+}
+
+// writeRaw writes an already encoded JSON body with status 200.
+func writeRaw(w http.ResponseWriter, r *http.Request, body []byte) {
+	writeBody(w, r, http.StatusOK, body)
+}
+
+func writeBody(w http.ResponseWriter, r *http.Request, code int, body []byte) {
+	if len(body) < gzipMin || !acceptsGzip(r) {
+		w.WriteHeader(code)
+		_, _ = w.Write(body)
+		return
+	}
+	w.Header().Set("Content-Encoding", "gzip")
+	w.Header().Add("Vary", "Accept-Encoding")
+	w.WriteHeader(code)
+	zw := gzip.NewWriter(w)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		if strings.TrimSpace(strings.SplitN(part, ";", 2)[0]) == "gzip" {
+			return true
+		}
+	}
+	return false
+}

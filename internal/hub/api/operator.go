@@ -1,0 +1,54 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"flotilla.io/flotilla/internal/wire"
+)
+
+// list serves a GET that returns what fetch returns.
+func list[T any](fetch func(context.Context) (T, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := fetch(r.Context())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, r, http.StatusOK, v)
+		return nil
+	}
+}
+
+func (s *server) addSource(w http.ResponseWriter, r *http.Request) error {
+	var spec wire.SourceSpec
+	if err := decode(w, r, maxOpBody, &spec); err != nil {
+		return err
+	}
+	info, err := s.hub.AddSource(r.Context(), spec)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, r, http.StatusOK, info)
+	return nil
+}
+
+func (s *server) deleteSource(w http.ResponseWriter, r *http.Request) error {
+	if err := s.hub.DeleteSource(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) createToken(w http.ResponseWriter, r *http.Request) error {
+	var req wire.TokenRequest
+	if err := decode(w, r, maxOpBody, &req); err != nil {
+		return err
+	}
+	resp, err := s.hub.CreateToken(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, r, http.StatusOK, resp)
+	return nil
+}

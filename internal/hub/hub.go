@@ -1,0 +1,135 @@
+// Package hub is the hub's domain: enrollment, Git sources and their
+// bundles, each cluster's signed manifest, long-poll wake-ups and status
+// aggregation. It knows nothing of HTTP or SQL: api serves it, store keeps
+// its state.
+package hub
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"flotilla.io/flotilla/internal/gitsource"
+	"flotilla.io/flotilla/internal/pki"
+	"flotilla.io/flotilla/internal/store"
+)
+
+// Fetcher brings a Git source's branch head into a local checkout.
+type Fetcher interface {
+	Fetch(ctx context.Context, name, url, branch string) (gitsource.Revision, error)
+}
+
+// Options configure a Hub.
+type Options struct {
+	Store      store.Store
+	CA         *pki.CA
+	SigningKey ed25519.PrivateKey
+	Fetcher    Fetcher
+	// URL is the hub's advertised agent endpoint, written into tokens.
+	URL string
+	// LongPoll is how long a manifest request waits for a change.
+	LongPoll time.Duration
+	// Now is the clock; time.Now when nil.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Hub is the hub's domain logic. Its methods are safe for concurrent use.
+type Hub struct {
+	store    store.Store
+	ca       *pki.CA
+	key      ed25519.PrivateKey
+	fetcher  Fetcher
+	url      string
+	longPoll time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+
+	// syncNow asks the source loop to fetch a source at once.
+	syncNow chan string
+
+	waiters *waiters
+
+	// manifestMu serialises manifest computation so that generations are
+	// assigned one at a time per cluster.
+	manifestMu sync.Mutex
+
+	mu sync.Mutex // guards the following
+	// rendered remembers, per source, the commit and definition last
+	// rendered, so a poll that finds nothing new does no work.
+	rendered map[string]string
+}
+
+// New returns a Hub. Run must be called for sources to be fetched.
+func New(opts Options) (*Hub, error) {
+	if opts.Store == nil || opts.CA == nil || opts.SigningKey == nil || opts.Fetcher == nil {
+		return nil, errors.New("creating hub: store, CA, signing key and fetcher are required")
+	}
+	h := &Hub{
+		store:    opts.Store,
+		ca:       opts.CA,
+		key:      opts.SigningKey,
+		fetcher:  opts.Fetcher,
+		url:      opts.URL,
+		longPoll: opts.LongPoll,
+		now:      opts.Now,
+		log:      opts.Logger,
+		syncNow:  make(chan string, 64),
+		waiters:  newWaiters(),
+		rendered: map[string]string{},
+	}
+	if h.longPoll <= 0 {
+		h.longPoll = 60 * time.Second
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h, nil
+}
+
+// Run fetches and renders sources on their poll intervals until ctx ends.
+func (h *Hub) Run(ctx context.Context) error {
+	if err := h.recomputeAll(ctx); err != nil {
+		h.log.Error("computing manifests at start", "err", err)
+	}
+	return h.sourceLoop(ctx)
+}
+
+// Error is a domain error with the HTTP-ish class a caller should answer
+// with; Msg is safe to show to the client.
+type Error struct {
+	Kind Kind
+	Msg  string
+	Err  error
+}
+
+// Kind classifies an Error.
+type Kind int
+
+// Error kinds.
+const (
+	Invalid Kind = iota + 1
+	Unauthorized
+	NotFound
+	Conflict
+)
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Msg, e.Err)
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func errorf(kind Kind, format string, args ...any) *Error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,133 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"flotilla.io/flotilla/internal/store"
+	"flotilla.io/flotilla/internal/wire"
+)
+
+// DefaultPoll is a source's poll interval when none is given.
+const DefaultPoll = time.Minute
+
+// minPoll keeps a mistyped interval from hammering a Git server.
+const minPoll = time.Second
+
+// AddSource creates or replaces a source and fetches it at once.
+func (h *Hub) AddSource(ctx context.Context, spec wire.SourceSpec) (wire.SourceInfo, error) {
+	s, err := sourceFromSpec(spec)
+	if err != nil {
+		return wire.SourceInfo{}, err
+	}
+	if err := h.store.PutSource(ctx, s); err != nil {
+		return wire.SourceInfo{}, fmt.Errorf("storing source %s: %w", s.Name, err)
+	}
+	h.log.Info("source saved", "source", s.Name, "repo", redactURL(s.Repo), "branch", s.Branch, "paths", s.Paths, "targets", s.Targets)
+	select {
+	case h.syncNow <- s.Name:
+	default: // the loop is busy; the source is due anyway since it was never fetched or changed
+	}
+	return sourceInfo(s, 0), nil
+}
+
+func sourceFromSpec(spec wire.SourceSpec) (store.Source, error) {
+	if errs := validation.IsDNS1123Label(spec.Name); len(errs) > 0 {
+		return store.Source{}, errorf(Invalid, "source name %q: %s", spec.Name, errs[0])
+	}
+	if spec.Repo == "" {
+		return store.Source{}, errorf(Invalid, "source %s: a repository URL is required", spec.Name)
+	}
+	for _, t := range spec.Targets {
+		if _, err := labels.Parse(t); err != nil {
+			return store.Source{}, &Error{Kind: Invalid, Msg: fmt.Sprintf("source %s: target %q is not a label selector", spec.Name, t), Err: err}
+		}
+	}
+	paths := make([]string, 0, len(spec.Paths))
+	for _, p := range spec.Paths {
+		clean := path.Clean(strings.TrimPrefix(p, "/"))
+		if clean == ".." || strings.HasPrefix(clean, "../") {
+			return store.Source{}, errorf(Invalid, "source %s: path %q leaves the repository", spec.Name, p)
+		}
+		paths = append(paths, clean)
+	}
+	poll := time.Duration(spec.Poll)
+	switch {
+	case poll == 0:
+		poll = DefaultPoll
+	case poll < minPoll:
+		return store.Source{}, errorf(Invalid, "source %s: poll interval must be at least %s", spec.Name, minPoll)
+	}
+	branch := spec.Branch
+	if branch == "" {
+		branch = "main"
+	}
+	return store.Source{Name: spec.Name, Repo: spec.Repo, Branch: branch, Paths: paths, Poll: poll, Targets: spec.Targets}, nil
+}
+
+// Sources lists sources with their last fetch.
+func (h *Hub) Sources(ctx context.Context) ([]wire.SourceInfo, error) {
+	ss, err := h.store.ListSources(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing sources: %w", err)
+	}
+	bs, err := h.store.ListBundles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing bundles: %w", err)
+	}
+	count := map[string]int{}
+	for _, b := range bs {
+		count[b.Source]++
+	}
+	out := make([]wire.SourceInfo, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, sourceInfo(s, count[s.Name]))
+	}
+	return out, nil
+}
+
+// DeleteSource removes a source; its bundles leave every manifest.
+func (h *Hub) DeleteSource(ctx context.Context, name string) error {
+	if err := h.store.DeleteSource(ctx, name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(NotFound, "source %q not found", name)
+		}
+		return fmt.Errorf("deleting source %s: %w", name, err)
+	}
+	h.mu.Lock()
+	delete(h.rendered, name)
+	h.mu.Unlock()
+	h.log.Info("source deleted", "source", name)
+	return h.recomputeAll(ctx)
+}
+
+func sourceInfo(s store.Source, bundles int) wire.SourceInfo {
+	info := wire.SourceInfo{
+		SourceSpec: wire.SourceSpec{Name: s.Name, Repo: redactURL(s.Repo), Branch: s.Branch, Paths: s.Paths, Poll: wire.Duration(s.Poll), Targets: s.Targets},
+		Commit:     s.Commit,
+		Error:      s.Error,
+		Bundles:    bundles,
+	}
+	if !s.FetchedAt.IsZero() {
+		t := s.FetchedAt
+		info.FetchedAt = &t
+	}
+	return info
+}
+
+// redactURL hides a password in a repository URL before it is shown or logged.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,114 @@
+// Package hubclient is the typed client of the hub's HTTP API: the agent
+// protocol over mTLS (enrollment pins the hub by the CA hash in the
+// bootstrap token) and the operator API with a bearer token.
+package hubclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"flotilla.io/flotilla/internal/wire"
+)
+
+// maxResponse bounds what the client reads from the hub in one response.
+const maxResponse = 256 << 20
+
+// Error is an error answer from the hub.
+type Error struct {
+	Status  int
+	Reason  string
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("hub answered %d", e.Status)
+	}
+	return fmt.Sprintf("hub answered %d %s: %s", e.Status, e.Reason, e.Message)
+}
+
+// client does JSON requests against one hub.
+type client struct {
+	base  string
+	http  *http.Client
+	auth  string // Authorization header value, if any
+	agent bool   // send the protocol header
+}
+
+func newTransport(tlsConfig *tls.Config) *http.Transport {
+	return &http.Transport{
+		TLSClientConfig:     tlsConfig,
+		ForceAttemptHTTP2:   true,
+		TLSHandshakeTimeout: 10 * time.Second,
+		IdleConnTimeout:     90 * time.Second,
+		MaxIdleConnsPerHost: 2,
+	}
+}
+
+// do sends in (JSON, or no body when nil) and decodes the answer into out
+// (when non-nil). It returns the status code; 304 is not an error.
+func (c *client) do(ctx context.Context, method, path string, in, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, fmt.Errorf("encoding request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.base, "/")+path, body)
+	if err != nil {
+		return 0, fmt.Errorf("building request: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	if c.agent {
+		req.Header.Set(wire.ProtocolHeader, fmt.Sprint(wire.ProtocolVersion))
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	r := io.LimitReader(resp.Body, maxResponse)
+	switch {
+	case resp.StatusCode == http.StatusNotModified || resp.StatusCode == http.StatusNoContent:
+		return resp.StatusCode, nil
+	case resp.StatusCode >= 300:
+		he := &Error{Status: resp.StatusCode}
+		var we wire.Error
+		if json.NewDecoder(r).Decode(&we) == nil {
+			he.Reason, he.Message = we.Reason, we.Message
+		}
+		return resp.StatusCode, he
+	}
+	if out == nil {
+		return resp.StatusCode, nil
+	}
+	if err := json.NewDecoder(r).Decode(out); err != nil {
+		return resp.StatusCode, fmt.Errorf("decoding answer to %s %s: %w", method, path, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// caPool parses a PEM CA bundle.
+func caPool(caPEM string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(caPEM)) {
+		return nil, errors.New("no CA certificate in PEM")
+	}
+	return pool, nil
+}

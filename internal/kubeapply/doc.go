@@ -1,0 +1,10 @@
+// Package kubeapply applies one bundle's objects to a Kubernetes cluster the
+// way the agent needs: server-side apply with a fixed field manager, ordered
+// (Namespaces, then CustomResourceDefinitions once Established, then
+// everything else in bounded parallel), an ApplySet inventory (KEP-3659) to
+// prune what left the bundle, and kstatus health of what is there now.
+//
+// It talks to the cluster through the dynamic and metadata clients and a
+// discovery-backed RESTMapper only: no typed clientsets, no informers, no
+// caches of whole kinds, so an agent on a small edge box stays small.
+package kubeapply

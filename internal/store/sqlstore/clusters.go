@@ -1,0 +1,79 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"flotilla.io/flotilla/internal/store"
+)
+
+const clusterColumns = `id, name, labels, cert_serial, created_at, last_seen`
+
+// CreateCluster inserts c; ErrExists when its ID or name is taken.
+func (db *DB) CreateCluster(ctx context.Context, c store.Cluster) error {
+	doing := fmt.Sprintf("creating cluster %s", c.ID)
+	labels, err := toJSON(c.Labels)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	created, err := toNanos(c.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	seen, err := toNanos(c.LastSeen)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	_, err = db.write.ExecContext(ctx, db.q(`INSERT INTO clusters (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
+		c.ID, c.Name, labels, c.CertSerial, created, seen)
+	if err != nil {
+		return db.fail(doing, err)
+	}
+	return nil
+}
+
+// GetCluster returns one cluster; ErrNotFound when absent.
+func (db *DB) GetCluster(ctx context.Context, id string) (store.Cluster, error) {
+	row := db.read.QueryRowContext(ctx, db.q(`SELECT `+clusterColumns+` FROM clusters WHERE id = ?`), id)
+	c, err := scanCluster(row)
+	if err != nil {
+		return store.Cluster{}, db.fail(fmt.Sprintf("getting cluster %s", id), err)
+	}
+	return c, nil
+}
+
+// ListClusters returns every cluster, sorted by name.
+func (db *DB) ListClusters(ctx context.Context) ([]store.Cluster, error) {
+	return queryAll(ctx, db, "listing clusters", scanCluster,
+		`SELECT `+clusterColumns+` FROM clusters ORDER BY name`)
+}
+
+// TouchCluster records that the cluster's agent was seen at t. LastSeen
+// never moves back, so concurrent requests finishing out of order keep the
+// latest time; ErrNotFound when the cluster is absent.
+func (db *DB) TouchCluster(ctx context.Context, id string, t time.Time) error {
+	doing := fmt.Sprintf("touching cluster %s", id)
+	seen, err := toNanos(t)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	return db.execOne(ctx, doing, `UPDATE clusters SET last_seen = `+db.d.greatest+`(last_seen, ?) WHERE id = ?`, seen, id)
+}
+
+func scanCluster(s scanner) (store.Cluster, error) {
+	var (
+		c             store.Cluster
+		labels        string
+		created, seen int64
+	)
+	if err := s.Scan(&c.ID, &c.Name, &labels, &c.CertSerial, &created, &seen); err != nil {
+		return store.Cluster{}, err
+	}
+	if err := fromJSON(labels, &c.Labels); err != nil {
+		return store.Cluster{}, err
+	}
+	c.CreatedAt = fromNanos(created)
+	c.LastSeen = fromNanos(seen)
+	return c, nil
+}

@@ -1,0 +1,161 @@
+// Package store defines what the hub keeps: clusters, enrollment tokens, Git
+// sources, bundles, rendered objects, signed manifests and status. Backends
+// (SQLite, PostgreSQL) live in sqlstore and pass the contract suite in
+// storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends translate driver errors into these at the SQL
+// edge so that the hub never sees a driver type.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrExists    = errors.New("already exists")
+	ErrConflict  = errors.New("conflicting update")
+	ErrExpired   = errors.New("token expired")
+	ErrExhausted = errors.New("token has no uses left")
+)
+
+// Store is the hub's persistence. Every method is safe for concurrent use.
+type Store interface {
+	// CreateCluster inserts c; ErrExists when its ID or name is taken.
+	CreateCluster(ctx context.Context, c Cluster) error
+	// GetCluster returns one cluster; ErrNotFound when absent.
+	GetCluster(ctx context.Context, id string) (Cluster, error)
+	// ListClusters returns every cluster, sorted by name.
+	ListClusters(ctx context.Context) ([]Cluster, error)
+	// TouchCluster records that the cluster's agent was seen at t.
+	TouchCluster(ctx context.Context, id string, t time.Time) error
+
+	// CreateToken inserts an enrollment token; ErrExists when its ID is taken.
+	CreateToken(ctx context.Context, t Token) error
+	// ListTokens returns every token, sorted by creation time.
+	ListTokens(ctx context.Context) ([]Token, error)
+	// ConsumeToken atomically checks that the token exists (ErrNotFound),
+	// has not expired at now (ErrExpired) and has uses left (ErrExhausted),
+	// then counts one use and returns the token after that use. Callers
+	// check the secret with GetToken first, so a wrong secret costs no use.
+	ConsumeToken(ctx context.Context, id string, now time.Time) (Token, error)
+	// GetToken returns one token; ErrNotFound when absent.
+	GetToken(ctx context.Context, id string) (Token, error)
+
+	// PutSource inserts or replaces a source's definition, keeping its
+	// fetch state (commit, error, fetched-at) when it already exists.
+	PutSource(ctx context.Context, s Source) error
+	GetSource(ctx context.Context, name string) (Source, error)
+	// ListSources returns every source, sorted by name.
+	ListSources(ctx context.Context) ([]Source, error)
+	// DeleteSource removes a source and its bundles; ErrNotFound when absent.
+	DeleteSource(ctx context.Context, name string) error
+	// SetSourceFetch records the outcome of a fetch.
+	SetSourceFetch(ctx context.Context, name string, f SourceFetch) error
+
+	// ReplaceBundles sets the bundles of one source: bundles of that
+	// source not in the list are removed.
+	ReplaceBundles(ctx context.Context, source string, bundles []Bundle) error
+	// ListBundles returns every bundle, sorted by name.
+	ListBundles(ctx context.Context) ([]Bundle, error)
+
+	// PutObjects stores objects by hash; existing hashes are left alone.
+	PutObjects(ctx context.Context, objects map[string][]byte) error
+	// GetObjects returns the objects it holds among hashes; missing hashes
+	// are absent from the map, not an error.
+	GetObjects(ctx context.Context, hashes []string) (map[string][]byte, error)
+
+	// PutManifest stores the cluster's new signed manifest. Its generation
+	// must be greater than the stored one's, else ErrConflict.
+	PutManifest(ctx context.Context, m Manifest) error
+	// GetManifest returns the cluster's current manifest; ErrNotFound when
+	// it has none yet.
+	GetManifest(ctx context.Context, clusterID string) (Manifest, error)
+
+	// PutStatus replaces the status the cluster's agent last reported.
+	PutStatus(ctx context.Context, s ClusterStatus) error
+	// ListStatuses returns the last status of every cluster that reported.
+	ListStatuses(ctx context.Context) ([]ClusterStatus, error)
+
+	Close() error
+}
+
+// Cluster is one enrolled edge cluster.
+type Cluster struct {
+	ID   string
+	Name string
+	// Labels are set by the operator (first from the enrollment token).
+	Labels map[string]string
+	// CertSerial is the serial of the client certificate issued at enrollment.
+	CertSerial string
+	CreatedAt  time.Time
+	// LastSeen is when the agent last made a request; zero if never.
+	LastSeen time.Time
+}
+
+// Token is an enrollment token. Only a hash of its secret is kept.
+type Token struct {
+	ID         string
+	SecretHash []byte
+	Labels     map[string]string
+	CreatedAt  time.Time
+	// ExpiresAt is zero for a token that never expires.
+	ExpiresAt time.Time
+	// MaxUses is 0 for unlimited.
+	MaxUses int
+	Uses    int
+}
+
+// Source is a Git repository the hub renders bundles from.
+type Source struct {
+	Name   string
+	Repo   string
+	Branch string
+	Paths  []string
+	Poll   time.Duration
+	// Targets are label-selector strings over cluster labels; a cluster
+	// matching any of them receives the source's bundles.
+	Targets []string
+	SourceFetch
+}
+
+// SourceFetch is the outcome of the last fetch of a source.
+type SourceFetch struct {
+	Commit    string
+	Error     string
+	FetchedAt time.Time
+}
+
+// Bundle is one directory of a source at one commit, rendered.
+type Bundle struct {
+	Name   string
+	Source string
+	Path   string
+	Commit string
+	// Objects are the hashes of the rendered objects in apply order.
+	Objects []string
+	// Error is set when the bundle failed to parse or render.
+	Error    string
+	Warnings []string
+}
+
+// Manifest is a cluster's signed desired state.
+type Manifest struct {
+	ClusterID  string
+	Generation int64
+	// Signed is the JSON of a wire.SignedManifest, served as is.
+	Signed []byte
+	// Digest identifies the content apart from the generation, so the hub
+	// can tell whether a recomputed manifest changed anything.
+	Digest    string
+	CreatedAt time.Time
+}
+
+// ClusterStatus is what a cluster's agent last reported.
+type ClusterStatus struct {
+	ClusterID string
+	// Report is the JSON of the wire.StatusReport, kept as sent.
+	Report     []byte
+	ReceivedAt time.Time
+}

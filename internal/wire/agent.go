@@ -1,0 +1,114 @@
+package wire
+
+import "time"
+
+// EnrollRequest is the body of POST /v1/enroll. The token proves the agent
+// may join; the CSR (PEM) carries the public key its client certificate will
+// bind.
+type EnrollRequest struct {
+	// Token is the whole bootstrap token as printed by `flotilla token create`.
+	Token string `json:"token"`
+	// Name is the cluster name the agent asks for; the hub picks one when empty.
+	Name string `json:"name,omitempty"`
+	// CSR is a PEM-encoded PKCS#10 certificate request.
+	CSR string `json:"csr"`
+}
+
+// EnrollResponse answers a successful enrollment.
+type EnrollResponse struct {
+	ClusterID string `json:"clusterID"`
+	Name      string `json:"name"`
+	// Certificate is the agent's PEM client certificate.
+	Certificate string `json:"certificate"`
+	// CA is the PEM bundle that signs the hub's serving certificate and the
+	// agent's client certificate.
+	CA string `json:"ca"`
+	// SigningKey is the hub's ed25519 public key that signs manifests, in
+	// base64 (standard encoding) of its 32 raw bytes.
+	SigningKey string            `json:"signingKey"`
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+// Manifest is one cluster's desired state. It is never sent bare: the hub
+// sends SignedManifest, whose Payload is the canonical encoding of this
+// struct.
+type Manifest struct {
+	// ClusterID binds the manifest to one cluster: an agent refuses a
+	// manifest issued for another.
+	ClusterID string `json:"clusterID"`
+	// Generation grows by one each time the cluster's desired state changes.
+	// An agent never applies a generation lower than one it has accepted.
+	Generation int64 `json:"generation"`
+	// Bundles are sorted by name.
+	Bundles []BundleRef `json:"bundles"`
+}
+
+// BundleRef is one bundle as targeted at one cluster.
+type BundleRef struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	Commit string `json:"commit"`
+	// Objects are the SHA-256 hashes (hex) of the canonical bytes of the
+	// bundle's rendered objects, in apply order.
+	Objects []string `json:"objects"`
+	// Error is set when the bundle failed to render for this cluster; the
+	// agent then keeps what it has for this bundle and reports the error.
+	Error string `json:"error,omitempty"`
+}
+
+// SignedManifest is the body of GET /v1/agent/manifest.
+type SignedManifest struct {
+	// Payload is the canonical JSON of a Manifest, embedded as is so that
+	// the bytes verified are the bytes signed.
+	Payload []byte `json:"payload"`
+	// Signature is the ed25519 signature over SigningInput(Payload).
+	Signature []byte `json:"signature"`
+}
+
+// ObjectsRequest is the body of POST /v1/agent/objects.
+type ObjectsRequest struct {
+	Hashes []string `json:"hashes"`
+}
+
+// ObjectsResponse carries objects by hash. Each value is the object's
+// canonical bytes; the agent checks that they hash to their key.
+type ObjectsResponse struct {
+	Objects map[string][]byte `json:"objects"`
+}
+
+// Bundle states, named as Rancher Fleet names them.
+const (
+	StateReady       = "Ready"
+	StateNotReady    = "NotReady"
+	StateErrApplied  = "ErrApplied"
+	StateWaitApplied = "WaitApplied"
+	StateModified    = "Modified"
+	StatePending     = "Pending"
+	StateOutOfSync   = "OutOfSync"
+)
+
+// StatusReport is the body of POST /v1/agent/status.
+type StatusReport struct {
+	// AppliedGeneration is the highest generation the agent has applied.
+	AppliedGeneration int64 `json:"appliedGeneration"`
+	// Error is an agent-level error: a manifest refused, a store failure.
+	Error   string         `json:"error,omitempty"`
+	Bundles []BundleStatus `json:"bundles"`
+	// Time is when the agent produced this report.
+	Time time.Time `json:"time"`
+}
+
+// BundleStatus is one bundle's state on one cluster.
+type BundleStatus struct {
+	Name    string `json:"name"`
+	State   string `json:"state"`
+	Message string `json:"message,omitempty"`
+	// Generation is the manifest generation this state refers to.
+	Generation int64 `json:"generation"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}

@@ -1,0 +1,84 @@
+package wire
+
+import "time"
+
+// ClusterInfo is one row of GET /v1/clusters and `flotilla clusters list`.
+type ClusterInfo struct {
+	ID     string            `json:"id"`
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+	// Connected is true while the agent holds a long-poll or was seen
+	// within the last long-poll interval.
+	Connected bool       `json:"connected"`
+	LastSeen  *time.Time `json:"lastSeen"`
+	// State summarises the cluster: its worst bundle state, WaitApplied
+	// while the agent has not applied the desired generation, Pending
+	// before the agent first reports.
+	State             string         `json:"state"`
+	Message           string         `json:"message,omitempty"`
+	DesiredGeneration int64          `json:"desiredGeneration"`
+	AppliedGeneration int64          `json:"appliedGeneration"`
+	Bundles           []BundleStatus `json:"bundles"`
+}
+
+// BundleInfo is one row of GET /v1/bundles and `flotilla bundles list`.
+type BundleInfo struct {
+	Name    string `json:"name"`
+	Source  string `json:"source"`
+	Path    string `json:"path"`
+	Commit  string `json:"commit"`
+	Objects int    `json:"objects"`
+	// Clusters is how many clusters the bundle targets.
+	Clusters int `json:"clusters"`
+	// States counts the targeted clusters per bundle state; every state
+	// is present, zero or not.
+	States   map[string]int `json:"states"`
+	Error    string         `json:"error,omitempty"`
+	Warnings []string       `json:"warnings,omitempty"`
+}
+
+// States lists every bundle state, best first.
+var States = []string{StateReady, StateNotReady, StateErrApplied, StateWaitApplied, StateModified, StatePending, StateOutOfSync}
+
+// SourceSpec is the body of POST /v1/sources and the operator's view of a
+// source's definition.
+type SourceSpec struct {
+	Name    string   `json:"name"`
+	Repo    string   `json:"repo"`
+	Branch  string   `json:"branch,omitempty"`
+	Paths   []string `json:"paths,omitempty"`
+	Poll    Duration `json:"poll,omitempty"`
+	Targets []string `json:"targets,omitempty"`
+}
+
+// SourceInfo is one row of GET /v1/sources.
+type SourceInfo struct {
+	SourceSpec
+	Commit    string     `json:"commit,omitempty"`
+	Error     string     `json:"error,omitempty"`
+	FetchedAt *time.Time `json:"fetchedAt,omitempty"`
+	Bundles   int        `json:"bundles"`
+}
+
+// TokenRequest is the body of POST /v1/tokens.
+type TokenRequest struct {
+	Labels  map[string]string `json:"labels,omitempty"`
+	TTL     Duration          `json:"ttl,omitempty"`
+	MaxUses int               `json:"maxUses,omitempty"`
+}
+
+// TokenInfo describes a token without its secret.
+type TokenInfo struct {
+	ID        string            `json:"id"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	CreatedAt time.Time         `json:"createdAt"`
+	ExpiresAt *time.Time        `json:"expiresAt,omitempty"`
+	MaxUses   int               `json:"maxUses"`
+	Uses      int               `json:"uses"`
+}
+
+// TokenResponse answers POST /v1/tokens; Token is shown once, never stored.
+type TokenResponse struct {
+	TokenInfo
+	Token string `json:"token"`
+}
