@@ -23,7 +23,7 @@ import (
 
 // Options configures a Fetcher.
 type Options struct {
-	Dir    string       // cache root; one directory per source name
+	Dir    string       // cache root, one directory per source name; one Fetcher per Dir
 	Logger *slog.Logger // may be nil
 }
 

@@ -138,6 +138,7 @@ func TestFetchErrors(t *testing.T) {
 		{name: "missing file repo", source: "s", url: "file://" + missingDir, wantIn: "repository not found"},
 		{name: "missing http repo with credentials", source: "s", url: strings.Replace(srv.URL("nope.git"), "http://", "http://user:hunter22@", 1), wantIn: "user:redacted@"},
 		{name: "connection refused with credentials", source: "s", url: "http://user:hunter22@127.0.0.1:1/r.git", wantIn: "refused"},
+		{name: "ssh is attempted", source: "s", url: "ssh://git:hunter22@127.0.0.1:1/r.git", wantIn: "from ssh://git:redacted@127.0.0.1:1/r.git: "},
 		{name: "empty repo", source: "s", url: srv.URL("empty.git"), wantIn: "empty"},
 	}
 	for _, tt := range tests {

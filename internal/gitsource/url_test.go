@@ -68,7 +68,7 @@ func FuzzEndpoint(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		ep, err := endpoint(raw)
+		_, err := endpoint(raw)
 		u, perr := url.Parse(raw)
 		if perr != nil || u.User == nil {
 			return
@@ -83,6 +83,5 @@ func FuzzEndpoint(f *testing.F) {
 		if strings.Contains(redactURL(raw), pw) {
 			t.Errorf("redactURL(%q) keeps the password", raw)
 		}
-		_ = ep
 	})
 }

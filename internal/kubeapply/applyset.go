@@ -71,12 +71,27 @@ func parseGroupKinds(s string) (sets.Set[schema.GroupKind], error) {
 	for part := range strings.SplitSeq(s, ",") {
 		part = strings.TrimSpace(part)
 		gk := schema.ParseGroupKind(part)
-		if gk.Kind == "" || strings.ContainsAny(part, " /") {
+		if !validKind(gk.Kind) || (gk.Group != "" || strings.HasSuffix(part, ".")) && len(validation.IsDNS1123Subdomain(gk.Group)) > 0 {
 			return nil, fmt.Errorf("parsing group kinds %q: bad entry %q", s, part)
 		}
 		out.Insert(gk)
 	}
 	return out, nil
+}
+
+// validKind accepts what Kubernetes kinds look like: ASCII letters and
+// digits, starting with a letter.
+func validKind(k string) bool {
+	if k == "" || len(k) > 253 {
+		return false
+	}
+	for i, c := range k {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // formatNamespaces renders the additional-namespaces annotation: sorted,

@@ -74,6 +74,10 @@ func TestParseGroupKinds(t *testing.T) {
 		{"empty entry", "ConfigMap,,Secret", nil, true},
 		{"no kind", ".apps", nil, true},
 		{"slash", "apps/v1", nil, true},
+		{"control character", "0\r.", nil, true},
+		{"trailing dot", "ConfigMap.", nil, true},
+		{"digit first", "9Lives", nil, true},
+		{"bad group", "Widget.Example_Com", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

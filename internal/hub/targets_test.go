@@ -1,0 +1,119 @@
+package hub
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"flotilla.io/flotilla/internal/store"
+	"flotilla.io/flotilla/internal/wire"
+)
+
+func mustSelectors(t *testing.T, raw ...string) []labels.Selector {
+	t.Helper()
+	var out []labels.Selector
+	for _, r := range raw {
+		s, err := labels.Parse(r)
+		if err != nil {
+			t.Fatalf("parsing %q: %v", r, err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestBundlesFor(t *testing.T) {
+	tg := targets{
+		selectors: map[string][]labels.Selector{
+			"eu-dev": mustSelectors(t, "env=dev,region in (eu,us)"),
+			"any":    mustSelectors(t, "env=prod", "tier!=edge,env"),
+			"none":   nil,
+		},
+		bundles: []store.Bundle{
+			{Name: "a", Source: "eu-dev", Commit: "c1", Objects: []string{"h1"}},
+			{Name: "b", Source: "any", Commit: "c2", Error: "broken.yaml:3: bad"},
+			{Name: "c", Source: "none", Commit: "c3"},
+		},
+	}
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   []string
+	}{
+		{"eu dev gets a and b", map[string]string{"env": "dev", "region": "eu"}, []string{"a", "b"}},
+		{"asia dev gets b only", map[string]string{"env": "dev", "region": "asia"}, []string{"b"}},
+		{"prod gets b", map[string]string{"env": "prod"}, []string{"b"}},
+		{"edge tier without prod gets nothing", map[string]string{"env": "test", "tier": "edge"}, nil},
+		{"no labels gets nothing", nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, r := range tg.bundlesFor(store.Cluster{Labels: tc.labels}) {
+				got = append(got, r.Name)
+				if r.Objects == nil {
+					t.Errorf("bundle %s has nil objects; the canonical manifest wants []", r.Name)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("bundles (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestClusterState(t *testing.T) {
+	ready := wire.BundleStatus{Name: "a", State: wire.StateReady}
+	notReady := wire.BundleStatus{Name: "b", State: wire.StateNotReady, Message: "Deployment/x: 0/1"}
+	failed := wire.BundleStatus{Name: "c", State: wire.StateErrApplied, Message: "boom"}
+	tests := []struct {
+		name      string
+		reported  bool
+		report    wire.StatusReport
+		desired   int64
+		wantState string
+		wantMsg   string
+	}{
+		{"never reported", false, wire.StatusReport{}, 1, wire.StatePending, "agent has not reported yet"},
+		{"agent error", true, wire.StatusReport{AppliedGeneration: 1, Error: "refused"}, 1, wire.StateErrApplied, "refused"},
+		{"behind", true, wire.StatusReport{AppliedGeneration: 1, Bundles: []wire.BundleStatus{ready}}, 2, wire.StateWaitApplied, "applied generation 1, desired 2"},
+		{"all ready", true, wire.StatusReport{AppliedGeneration: 2, Bundles: []wire.BundleStatus{ready}}, 2, wire.StateReady, ""},
+		{"no bundles", true, wire.StatusReport{AppliedGeneration: 2}, 2, wire.StateReady, ""},
+		{"worst wins", true, wire.StatusReport{AppliedGeneration: 2, Bundles: []wire.BundleStatus{ready, failed, notReady}}, 2, wire.StateErrApplied, "c: boom"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			state, msg := clusterState(tc.reported, tc.report, tc.desired)
+			if state != tc.wantState || msg != tc.wantMsg {
+				t.Errorf("clusterState = %q %q, want %q %q", state, msg, tc.wantState, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestSourceFromSpec(t *testing.T) {
+	tests := []struct {
+		name    string
+		spec    wire.SourceSpec
+		wantErr bool
+	}{
+		{"minimal", wire.SourceSpec{Name: "apps", Repo: "https://git.example/x.git"}, false},
+		{"bad name", wire.SourceSpec{Name: "Apps_1", Repo: "x"}, true},
+		{"no repo", wire.SourceSpec{Name: "apps"}, true},
+		{"bad selector", wire.SourceSpec{Name: "apps", Repo: "x", Targets: []string{"env in (a"}}, true},
+		{"escaping path", wire.SourceSpec{Name: "apps", Repo: "x", Paths: []string{"a/../../b"}}, true},
+		{"tiny poll", wire.SourceSpec{Name: "apps", Repo: "x", Poll: wire.Duration(1)}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := sourceFromSpec(tc.spec)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err == nil && (s.Branch != "main" || s.Poll != DefaultPoll) {
+				t.Errorf("defaults not applied: %+v", s)
+			}
+		})
+	}
+}
