@@ -105,5 +105,5 @@ Try a change:
 Logs: $DEMO/logs/
 MSG
 
+# Until Ctrl-C (or a component stops: its log says why).
 wait -n "${PIDS[@]}" || true
-echo "a demo process exited; see $DEMO/logs" >&2

@@ -85,11 +85,22 @@ func formatLabels(l map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
+// age formats how long ago t was, as kubectl's AGE column does: one word.
 func age(t *time.Time) string {
 	if t == nil {
 		return "never"
 	}
-	return time.Since(*t).Round(time.Second).String() + " ago"
+	d := time.Since(*t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
 }
 
 func short(commit string) string {
