@@ -63,9 +63,7 @@ func kubeConfig(path string) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading Kubernetes client config: %w", err)
 	}
-	// The default (5 QPS) would dominate any bulk apply; the agent is the
-	// cluster's only writer of these objects.
-	cfg.QPS, cfg.Burst = 50, 100
+	// QPS and Burst stay unset: kubeapply picks limits meant for bulk apply.
 	cfg.UserAgent = "flotilla-agent/" + version
 	return cfg, nil
 }
