@@ -54,6 +54,32 @@ type BundleRef struct {
 	// Error is set when the bundle failed to render for this cluster; the
 	// agent then keeps what it has for this bundle and reports the error.
 	Error string `json:"error,omitempty"`
+	// DependsOn names bundles of this manifest that must be Ready on the
+	// cluster before this one is applied (fleet.yaml dependsOn, resolved).
+	DependsOn []string `json:"dependsOn,omitempty"`
+	// Drift says how the agent treats changes others make to the bundle's
+	// objects; nil means correct every drift.
+	Drift *DriftPolicy `json:"drift,omitempty"`
+	// Paused bundles are kept as they are: not applied, not pruned.
+	Paused bool `json:"paused,omitempty"`
+}
+
+// DriftPolicy is fleet.yaml's correctDrift and diff.comparePatches.
+type DriftPolicy struct {
+	// Correct reverts drift; when false drift is reported as Modified.
+	Correct bool `json:"correct"`
+	// Ignore excludes fields of matching objects from drift comparison.
+	Ignore []IgnoreFields `json:"ignore,omitempty"`
+}
+
+// IgnoreFields names fields, by JSON pointer, of the objects it matches;
+// empty matchers match any object.
+type IgnoreFields struct {
+	APIVersion   string   `json:"apiVersion,omitempty"`
+	Kind         string   `json:"kind,omitempty"`
+	Namespace    string   `json:"namespace,omitempty"`
+	Name         string   `json:"name,omitempty"`
+	JSONPointers []string `json:"jsonPointers"`
 }
 
 // SignedManifest is the body of GET /v1/agent/manifest.
@@ -96,6 +122,36 @@ type StatusReport struct {
 	Bundles []BundleStatus `json:"bundles"`
 	// Time is when the agent produced this report.
 	Time time.Time `json:"time"`
+	// Facts describe the cluster; sent when they change.
+	Facts *Facts `json:"facts,omitempty"`
+	// Transitions are bundle state changes since the last delivered
+	// report, oldest first, bounded; kept across outages.
+	Transitions []Transition `json:"transitions,omitempty"`
+}
+
+// Facts are what an agent finds out about its cluster. The hub exposes them
+// as reserved labels (flotilla.io/arch, ...) that selectors match.
+type Facts struct {
+	Arch              string `json:"arch,omitempty"`
+	OS                string `json:"os,omitempty"`
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	Nodes             int    `json:"nodes,omitempty"`
+	// MemoryGiB is the nodes' allocatable memory in whole GiB, summed.
+	MemoryGiB int `json:"memoryGiB,omitempty"`
+	// RuntimeClasses are the names of the cluster's RuntimeClasses.
+	RuntimeClasses []string `json:"runtimeClasses,omitempty"`
+	// APIVersions are the group/versions the API server serves, for Helm's
+	// .Capabilities.APIVersions.
+	APIVersions []string `json:"apiVersions,omitempty"`
+}
+
+// Transition is one bundle state change as the agent saw it.
+type Transition struct {
+	Bundle  string    `json:"bundle"`
+	From    string    `json:"from"`
+	To      string    `json:"to"`
+	Message string    `json:"message,omitempty"`
+	Time    time.Time `json:"time"`
 }
 
 // BundleStatus is one bundle's state on one cluster.

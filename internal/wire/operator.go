@@ -11,6 +11,10 @@ type ClusterInfo struct {
 	// within the last long-poll interval.
 	Connected bool       `json:"connected"`
 	LastSeen  *time.Time `json:"lastSeen"`
+	// DisconnectedSince is when the hub last heard from a cluster that is
+	// not connected now; its state is the last one it reported.
+	DisconnectedSince *time.Time `json:"disconnectedSince,omitempty"`
+	Facts             *Facts     `json:"facts,omitempty"`
 	// State summarises the cluster: its worst bundle state, WaitApplied
 	// while the agent has not applied the desired generation, Pending
 	// before the agent first reports.
