@@ -12,10 +12,14 @@ TEST_TIMEOUT  ?= 30m
 
 all: build
 
-build: bin/flotilla bin/flotilla-devcluster
+build: bin/flotilla bin/flotilla-agent bin/flotilla-devcluster
 
 bin/flotilla: FORCE
 	$(PRODUCT_ENV) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/flotilla
+
+# The agent alone, for edge boxes: no hub, Helm, Kustomize, go-git or SQLite.
+bin/flotilla-agent: FORCE
+	$(PRODUCT_ENV) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/flotilla-agent
 
 # The dev cluster links the in-process kube-apiserver from the devenv module.
 bin/flotilla-devcluster: FORCE

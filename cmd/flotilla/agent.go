@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -42,10 +43,38 @@ func newAgentCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Token, "token", "", "bootstrap token from `flotilla token create` (first start only)")
+	f.StringVar(&opts.Token, "token", os.Getenv("FLOTILLA_TOKEN"), "bootstrap token from `flotilla token create` (first start only; default $FLOTILLA_TOKEN)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to manage (default: in-cluster config)")
 	f.StringVar(&opts.StateDir, "state-dir", "/var/lib/flotilla/agent", "directory for identity, manifest and objects")
 	f.StringVar(&opts.Name, "name", "", "cluster name to enroll as (default: chosen by the hub)")
+	cmd.AddCommand(newAgentManifestCmd())
+	return cmd
+}
+
+// newAgentManifestCmd prints the YAML that runs the agent inside a K3s
+// (or any Kubernetes) cluster.
+func newAgentManifestCmd() *cobra.Command {
+	var o agent.DeployOptions
+	cmd := &cobra.Command{
+		Use:   "manifest",
+		Short: "Print the YAML that runs the agent in the cluster it manages (K3s: drop it in /var/lib/rancher/k3s/server/manifests/)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := agent.DeployManifest(o)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Token, "token", "", "bootstrap token from `flotilla token create` (required)")
+	f.StringVar(&o.Image, "image", "", "agent image (default ghcr.io/flotilla-io/flotilla-agent:latest)")
+	f.StringVar(&o.Namespace, "namespace", "", "namespace for the agent (default flotilla-system)")
+	f.StringVar(&o.StateDir, "state-dir", "", "state directory on the node, a hostPath (default /var/lib/flotilla/agent)")
+	f.StringVar(&o.Name, "name", "", "cluster name to enroll as (default: chosen by the hub)")
+	_ = cmd.MarkFlagRequired("token")
 	return cmd
 }
 

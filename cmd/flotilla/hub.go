@@ -32,6 +32,7 @@ func newHubCmd(g *globals) *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/flotilla/hub", "directory for the database, CA, keys and admin.yaml")
 	f.StringVar(&cfg.Listen, "listen", ":8443", "address to serve agents and operators on")
 	f.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "URL agents reach the hub at (default: derived from --listen)")
+	f.BoolVar(&cfg.AllowRemoteKustomize, "allow-remote-kustomize", false, "let kustomizations name remote resources (URLs); refused by default")
 	f.DurationVar(&cfg.LongPoll, "long-poll", 60*time.Second, "how long an agent's manifest request waits for a change")
 	return cmd
 }

@@ -32,9 +32,12 @@ func newRootCmd() *cobra.Command {
 		newHubCmd(g),
 		newAgentCmd(g),
 		newSourceCmd(g),
+		newGroupCmd(g),
 		newTokenCmd(g),
 		newClustersCmd(g),
 		newBundlesCmd(g),
+		newSimCmd(g),
+		newRenderCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

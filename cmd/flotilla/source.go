@@ -19,7 +19,7 @@ func newSourceCmd(g *globals) *cobra.Command {
 			fmt.Fprintln(w, "NAME\tREPO\tBRANCH\tPATHS\tTARGETS\tCOMMIT\tBUNDLES\tFETCHED\tERROR")
 			for _, s := range ss {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.Repo, s.Branch, orNone(strings.Join(s.Paths, ",")),
-					orNone(strings.Join(s.Targets, " | ")), short(s.Commit), s.Bundles, age(s.FetchedAt), s.Error)
+					orNone(strings.Join(append(s.Targets, prefixed("group:", s.TargetGroups)...), " | ")), short(s.Commit), s.Bundles, age(s.FetchedAt), s.Error)
 			}
 		}))
 	return cmd
@@ -58,6 +58,7 @@ func newSourceAddCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&spec.Paths, "path", nil, "directory in the repository to look for bundles in (repeatable; default: the root)")
 	f.DurationVar(&poll, "poll", time.Minute, "how often to fetch")
 	f.StringArrayVar(&spec.Targets, "target", nil, "label selector over cluster labels, e.g. 'env=dev,region in (eu,us)' (repeatable; a cluster matching any receives the bundles)")
+	f.StringArrayVar(&spec.TargetGroups, "target-group", nil, "cluster group whose members receive the bundles (repeatable)")
 	addOutputFlag(cmd, &out)
 	_ = cmd.MarkFlagRequired("repo")
 	return cmd
@@ -80,4 +81,12 @@ func newSourceDeleteCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func prefixed(p string, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = p + s
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -26,6 +27,10 @@ type Applier interface {
 	Delete(ctx context.Context, name string) error
 	Sets(ctx context.Context) ([]string, error)
 	Health(ctx context.Context, set kubeapply.Set) (kubeapply.Health, error)
+	// Watch calls fn for changes to the sets' members until ctx ends.
+	Watch(ctx context.Context, sets []kubeapply.WatchSet, fn func(kubeapply.DriftEvent))
+	Drifted(ctx context.Context, set kubeapply.Set, refs []kubeapply.ObjectRef, ignore []kubeapply.IgnoreRule) ([]kubeapply.Drift, error)
+	Facts(ctx context.Context) (kubeapply.ClusterFacts, error)
 }
 
 // Options configure an Agent.
@@ -39,16 +44,29 @@ type Options struct {
 	Applier Applier
 	// Resync is how often health is re-checked and failed applies retried.
 	Resync time.Duration
+	// FactsInterval is how often cluster facts are gathered again; 5 min
+	// when zero.
+	FactsInterval time.Duration
 	// PollTimeout bounds one long-poll request; above the hub's hold time.
 	PollTimeout time.Duration
-	Logger      *slog.Logger
+	// RequestTimeout bounds every other request to the hub (objects,
+	// status), so a black-holed link never holds the agent; 30 s when zero.
+	RequestTimeout time.Duration
+	// RetryBase and RetryMax shape the reconnect backoff (full jitter);
+	// 1 s and 1 min when zero.
+	RetryBase, RetryMax time.Duration
+	// Clock is the time source; the real clock when nil.
+	Clock  Clock
+	Logger *slog.Logger
 }
 
 // Agent reconciles one cluster.
 type Agent struct {
-	opts  Options
-	log   *slog.Logger
-	store store
+	opts   Options
+	log    *slog.Logger
+	clock  Clock
+	store  store
+	outbox *outbox
 
 	// kick wakes the reconcile loop; it holds at most one pending wake-up.
 	kick chan struct{}
@@ -56,8 +74,14 @@ type Agent struct {
 	mu sync.Mutex // guards the following
 	// current is the verified desired state the reconciler enforces.
 	current *desired
-	// refusal is why the last manifest from the hub was refused, if it was.
+	// refusal is why the last manifest from the hub was refused, if it
+	// was, or why the kept state was refused at start.
 	refusal error
+	// refusalAtLoad is set while refusal is about the kept state; the
+	// hub's next answer settles it.
+	refusalAtLoad bool
+	// drift holds the members changed by others, by bundle, not yet checked.
+	drift map[string][]kubeapply.ObjectRef
 }
 
 // New returns an Agent.
@@ -71,11 +95,26 @@ func New(opts Options) (*Agent, error) {
 	if opts.PollTimeout <= 0 {
 		opts.PollTimeout = 90 * time.Second
 	}
+	if opts.FactsInterval <= 0 {
+		opts.FactsInterval = 5 * time.Minute
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = time.Second
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = time.Minute
+	}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{opts: opts, log: log, store: store{dir: opts.StateDir}, kick: make(chan struct{}, 1)}, nil
+	return &Agent{opts: opts, log: log, clock: opts.Clock, store: store{dir: opts.StateDir}, outbox: newOutbox(opts.StateDir), kick: make(chan struct{}, 1)}, nil
 }
 
 // Run enrolls if needed, then polls and reconciles until ctx ends.
@@ -88,21 +127,34 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.log = a.log.With("cluster", id.Name)
-	kept, err := a.store.load(id)
-	if err != nil {
-		// Not fatal: the hub sends the manifest again.
-		a.log.Error("kept state is unusable, waiting for the hub", "err", err)
-	} else if kept != nil {
-		a.log.Info("reconciling kept manifest", "generation", kept.manifest.Generation)
-		a.setCurrent(kept)
+	kept := a.store.load(id)
+	if kept.desired != nil {
+		a.log.Info("reconciling kept manifest", "generation", kept.desired.manifest.Generation)
+		a.setCurrent(kept.desired)
 	}
-	client, err := hubclient.NewAgent(id.client)
+	if kept.problem != nil {
+		// Not fatal: the previous copy or the hub's next answer serves.
+		a.log.Error("kept state refused", "err", kept.problem)
+		a.setRefusal(kept.problem)
+		a.mu.Lock()
+		a.refusalAtLoad = true
+		a.mu.Unlock()
+	}
+	a.outbox, err = openOutbox(a.opts.StateDir)
+	if err != nil {
+		a.log.Warn("unsent status lost", "err", err)
+	}
+	cfg := id.client
+	cfg.Now = a.clock.Now
+	client, err := hubclient.NewAgent(cfg)
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { a.pollLoop(ctx, id, client); return nil })
-	g.Go(func() error { a.reconcileLoop(ctx, client); return nil })
+	g.Go(func() error { a.reconcileLoop(ctx); return nil })
+	g.Go(func() error { a.sendLoop(ctx, client); return nil })
+	g.Go(func() error { a.factsLoop(ctx); return nil })
 	return g.Wait()
 }
 
@@ -119,7 +171,7 @@ func (a *Agent) identity(ctx context.Context) (*identity, error) {
 	if a.opts.Token == "" {
 		return nil, errors.New("agent is not enrolled yet: a bootstrap token (--token) is needed on first start")
 	}
-	b := newBackoff(time.Second, time.Minute)
+	b := newBackoff(a.clock, a.opts.RetryBase, a.opts.RetryMax)
 	for {
 		id, err := enroll(ctx, a.opts.StateDir, a.opts.Token, a.opts.Name)
 		if err == nil {
@@ -127,12 +179,14 @@ func (a *Agent) identity(ctx context.Context) (*identity, error) {
 			return id, nil
 		}
 		var he *hubclient.Error
-		if errors.As(err, &he) || ctx.Err() != nil {
-			// The hub answered: retrying the same token will not help.
+		shedding := errors.As(err, &he) && (he.Status == http.StatusTooManyRequests || he.Status == http.StatusServiceUnavailable)
+		if (he != nil && !shedding) || ctx.Err() != nil {
+			// The hub answered: retrying the same token will not help,
+			// unless it only asked to come back later.
 			return nil, fmt.Errorf("enrolling: %w", err)
 		}
 		a.log.Warn("enrolling failed, retrying", "err", err)
-		if !b.wait(ctx) {
+		if !b.wait(ctx, hubclient.RetryAfter(err)) {
 			return nil, ctx.Err()
 		}
 	}
@@ -140,16 +194,30 @@ func (a *Agent) identity(ctx context.Context) (*identity, error) {
 
 func (a *Agent) setCurrent(d *desired) {
 	a.mu.Lock()
-	a.current, a.refusal = d, nil
+	a.current, a.refusal, a.refusalAtLoad = d, nil, false
 	a.mu.Unlock()
 	a.wake()
 }
 
 func (a *Agent) setRefusal(err error) {
 	a.mu.Lock()
-	a.refusal = err
+	a.refusal, a.refusalAtLoad = err, false
 	a.mu.Unlock()
 	a.wake()
+}
+
+// hubAgrees clears a refusal of the kept state once the hub has answered
+// that the state enforced is current.
+func (a *Agent) hubAgrees() {
+	a.mu.Lock()
+	cleared := a.refusalAtLoad
+	if cleared {
+		a.refusal, a.refusalAtLoad = nil, false
+	}
+	a.mu.Unlock()
+	if cleared {
+		a.wake()
+	}
 }
 
 func (a *Agent) snapshot() (*desired, error) {
@@ -163,4 +231,24 @@ func (a *Agent) wake() {
 	case a.kick <- struct{}{}:
 	default:
 	}
+}
+
+// noteDrift queues a change seen by the watch for the reconcile loop.
+func (a *Agent) noteDrift(ev kubeapply.DriftEvent) {
+	a.mu.Lock()
+	if a.drift == nil {
+		a.drift = map[string][]kubeapply.ObjectRef{}
+	}
+	a.drift[ev.Set] = append(a.drift[ev.Set], ev.Ref)
+	a.mu.Unlock()
+	a.wake()
+}
+
+// takeDrift returns and clears the queued changes.
+func (a *Agent) takeDrift() map[string][]kubeapply.ObjectRef {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	d := a.drift
+	a.drift = nil
+	return d
 }

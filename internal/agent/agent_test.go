@@ -34,6 +34,8 @@ type fakeHub struct {
 	man  *wire.SignedManifest
 	objs map[string][]byte
 	reps []wire.StatusReport
+	// shedding makes every agent route answer 503 with Retry-After.
+	shedding bool
 }
 
 func newFakeHub(t *testing.T) *fakeHub {
@@ -74,7 +76,17 @@ func newFakeHub(t *testing.T) *fakeHub {
 		h.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	h.srv = httptest.NewUnstartedServer(mux)
+	h.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		shed := h.shedding
+		h.mu.Unlock()
+		if shed {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	certPEM, keyPEM, err := ca.IssueServer([]string{"127.0.0.1"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +182,18 @@ func (f *fakeApplier) Sets(context.Context) ([]string, error) { return nil, nil 
 
 func (f *fakeApplier) Health(context.Context, kubeapply.Set) (kubeapply.Health, error) {
 	return kubeapply.Health{Ready: true}, nil
+}
+
+func (f *fakeApplier) Watch(ctx context.Context, _ []kubeapply.WatchSet, _ func(kubeapply.DriftEvent)) {
+	<-ctx.Done()
+}
+
+func (f *fakeApplier) Drifted(context.Context, kubeapply.Set, []kubeapply.ObjectRef, []kubeapply.IgnoreRule) ([]kubeapply.Drift, error) {
+	return nil, nil
+}
+
+func (f *fakeApplier) Facts(context.Context) (kubeapply.ClusterFacts, error) {
+	return kubeapply.ClusterFacts{Arch: "arm64", OS: "linux", Nodes: 1}, nil
 }
 
 func (f *fakeApplier) names(set string) []string {
@@ -354,7 +378,8 @@ func TestAgentIgnoresCorruptKeptObject(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.load(id); err == nil || !strings.Contains(err.Error(), "corrupt") {
-		t.Fatalf("load of a corrupt object = %v, want a corruption error", err)
+	got := s.load(id)
+	if got.desired != nil || got.problem == nil || !strings.Contains(got.problem.Error(), "corrupt") {
+		t.Fatalf("load of a corrupt object = %+v, want no state and a corruption error", got)
 	}
 }

@@ -24,7 +24,12 @@ const (
 	certFile     = "client.crt"
 	caFile       = "hub-ca.crt"
 	manifestFile = "manifest.json"
-	objectsDir   = "objects"
+	// prevManifestFile is the previous good manifest, the fallback when
+	// manifest.json is found unusable.
+	prevManifestFile = "manifest.prev.json"
+	// statusFile holds the status not yet delivered to the hub.
+	statusFile = "status.json"
+	objectsDir = "objects"
 )
 
 // identity is who the agent is and which hub it trusts, kept from enrollment.

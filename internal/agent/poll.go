@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"flotilla.io/flotilla/internal/hubclient"
 	"flotilla.io/flotilla/internal/wire"
@@ -12,7 +11,7 @@ import (
 // pollLoop long-polls the hub for new manifests and accepts them. It never
 // touches the cluster: the reconcile loop does, from what is accepted.
 func (a *Agent) pollLoop(ctx context.Context, id *identity, client *hubclient.Agent) {
-	b := newBackoff(time.Second, time.Minute)
+	b := newBackoff(a.clock, a.opts.RetryBase, a.opts.RetryMax)
 	for ctx.Err() == nil {
 		have := a.generation()
 		pctx, cancel := context.WithTimeout(ctx, a.opts.PollTimeout)
@@ -25,6 +24,7 @@ func (a *Agent) pollLoop(ctx context.Context, id *identity, client *hubclient.Ag
 			a.log.Warn("polling the hub failed", "err", err)
 		case sm == nil:
 			b.reset()
+			a.hubAgrees()
 			continue
 		default:
 			err = a.accept(ctx, id, client, *sm, have)
@@ -35,7 +35,7 @@ func (a *Agent) pollLoop(ctx context.Context, id *identity, client *hubclient.Ag
 			a.log.Error("manifest refused", "err", err)
 			a.setRefusal(err)
 		}
-		if !b.wait(ctx) {
+		if !b.wait(ctx, hubclient.RetryAfter(err)) {
 			return
 		}
 	}
@@ -62,7 +62,9 @@ func (a *Agent) accept(ctx context.Context, id *identity, client *hubclient.Agen
 		return nil
 	}
 	if missing := a.store.missing(m); len(missing) > 0 {
-		objs, err := client.Objects(ctx, missing)
+		octx, cancel := context.WithTimeout(ctx, a.opts.RequestTimeout)
+		objs, err := client.Objects(octx, missing)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("fetching %d objects of generation %d: %w", len(missing), m.Generation, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"flotilla.io/flotilla/internal/atomicfile"
 	"flotilla.io/flotilla/internal/wire"
@@ -20,8 +21,9 @@ type desired struct {
 	objects map[string][]byte
 }
 
-// store is the agent's state directory: the last verified manifest and the
-// objects it names, written atomically, verified again when loaded.
+// store is the agent's state directory: the last verified manifest, the
+// one before it, and the objects both name, written atomically, verified
+// again when loaded.
 type store struct {
 	dir string
 }
@@ -30,7 +32,9 @@ func (s store) objectPath(hash string) string {
 	return filepath.Join(s.dir, objectsDir, hash+".json")
 }
 
-// missing returns the hashes m names that are not on disk.
+// missing returns the hashes m names that are not on disk intact. Kept
+// objects that no longer match their hash are removed, so that they are
+// fetched again.
 func (s store) missing(m wire.Manifest) []string {
 	var out []string
 	seen := map[string]bool{}
@@ -40,9 +44,14 @@ func (s store) missing(m wire.Manifest) []string {
 				continue
 			}
 			seen[h] = true
-			if _, err := os.Stat(s.objectPath(h)); err != nil {
-				out = append(out, h)
+			data, err := os.ReadFile(s.objectPath(h))
+			if err == nil && wire.Hash(data) == h {
+				continue
 			}
+			if err == nil {
+				_ = os.Remove(s.objectPath(h))
+			}
+			out = append(out, h)
 		}
 	}
 	return out
@@ -69,36 +78,90 @@ func (s store) putObjects(objs map[string][]byte, want []string) error {
 }
 
 // putManifest records a verified manifest whose objects are all on disk.
+// The manifest it replaces becomes the previous good copy first: a crash
+// between the two steps leaves that copy, which load falls back to.
 func (s store) putManifest(sm wire.SignedManifest) error {
 	data, err := json.Marshal(sm)
 	if err != nil {
 		return fmt.Errorf("encoding manifest: %w", err)
 	}
-	return atomicfile.Write(filepath.Join(s.dir, manifestFile), data, 0o600)
+	cur, prev := filepath.Join(s.dir, manifestFile), filepath.Join(s.dir, prevManifestFile)
+	if _, err := os.Stat(cur); err == nil {
+		if err := os.Rename(cur, prev); err != nil {
+			return fmt.Errorf("keeping previous manifest: %w", err)
+		}
+	}
+	return atomicfile.Write(cur, data, 0o600)
 }
 
-// load reads and verifies the kept manifest and its objects. It returns
-// nil with no error when there is none yet.
-func (s store) load(id *identity) (*desired, error) {
-	data, err := os.ReadFile(filepath.Join(s.dir, manifestFile))
+// loaded is what load found: the state to enforce and, when the current
+// copy was unusable, why (reported as the agent's error).
+type loaded struct {
+	desired *desired
+	problem error
+}
+
+// load reads and verifies the kept manifest and its objects, falling back
+// to the previous good copy when the current one is missing, truncated,
+// corrupt or wrongly signed. It returns a nil desired when neither is
+// usable (or none exists yet); problem then says why, if anything was
+// refused. Objects found corrupt are removed so the hub sends them again.
+func (s store) load(id *identity) loaded {
+	var problems []string
+	for _, name := range []string{manifestFile, prevManifestFile} {
+		d, err := s.loadFile(id, name)
+		if err == nil && d == nil {
+			continue
+		}
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		out := loaded{desired: d}
+		if len(problems) > 0 && name == prevManifestFile {
+			// Put the good copy back in place, so the next start is clean.
+			if err := s.restore(d.signed); err != nil {
+				problems = append(problems, err.Error())
+			}
+		}
+		if len(problems) > 0 {
+			out.problem = fmt.Errorf("kept state refused, using previous good copy (generation %d): %s",
+				d.manifest.Generation, strings.Join(problems, "; "))
+		}
+		return out
+	}
+	if len(problems) > 0 {
+		return loaded{problem: fmt.Errorf("kept state refused, waiting for the hub: %s", strings.Join(problems, "; "))}
+	}
+	return loaded{}
+}
+
+// loadFile loads one manifest file; nil, nil when it does not exist.
+func (s store) loadFile(id *identity, name string) (*desired, error) {
+	data, err := os.ReadFile(filepath.Join(s.dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading kept manifest: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	var sm wire.SignedManifest
 	if err := json.Unmarshal(data, &sm); err != nil {
-		return nil, fmt.Errorf("decoding kept manifest: %w", err)
+		return nil, fmt.Errorf("%s is corrupt or truncated: %w", name, err)
 	}
 	m, err := wire.VerifyManifest(id.pub, sm, id.ClusterID, 0)
 	if err != nil {
-		return nil, fmt.Errorf("verifying kept manifest: %w", err)
+		return nil, fmt.Errorf("%s fails verification: %w", name, err)
 	}
-	return s.complete(sm, m)
+	d, err := s.complete(sm, m)
+	if err != nil {
+		return nil, fmt.Errorf("%s (generation %d): %w", name, m.Generation, err)
+	}
+	return d, nil
 }
 
-// complete reads and checks every object m names.
+// complete reads and checks every object m names. A corrupt object is
+// removed, so that the next manifest from the hub fetches it again.
 func (s store) complete(sm wire.SignedManifest, m wire.Manifest) (*desired, error) {
 	d := &desired{signed: sm, manifest: m, objects: map[string][]byte{}}
 	for _, b := range m.Bundles {
@@ -111,6 +174,7 @@ func (s store) complete(sm wire.SignedManifest, m wire.Manifest) (*desired, erro
 				return nil, fmt.Errorf("reading object %.12s: %w", h, err)
 			}
 			if wire.Hash(data) != h {
+				_ = os.Remove(s.objectPath(h))
 				return nil, fmt.Errorf("kept object %.12s is corrupt", h)
 			}
 			d.objects[h] = data
@@ -119,8 +183,25 @@ func (s store) complete(sm wire.SignedManifest, m wire.Manifest) (*desired, erro
 	return d, nil
 }
 
-// gc removes objects no manifest names any more.
+// gc removes objects that neither the current manifest nor the previous
+// one names.
 func (s store) gc(keep *desired) error {
+	names := map[string]bool{}
+	for h := range keep.objects {
+		names[h] = true
+	}
+	if data, err := os.ReadFile(filepath.Join(s.dir, prevManifestFile)); err == nil {
+		var sm wire.SignedManifest
+		// Unverified is fine here: it only decides what not to delete.
+		if json.Unmarshal(data, &sm) == nil {
+			m, _ := wire.DecodeManifest(sm)
+			for _, b := range m.Bundles {
+				for _, h := range b.Objects {
+					names[h] = true
+				}
+			}
+		}
+	}
 	entries, err := os.ReadDir(filepath.Join(s.dir, objectsDir))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -130,12 +211,21 @@ func (s store) gc(keep *desired) error {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		hash := name[:len(name)-len(filepath.Ext(name))]
-		if _, ok := keep.objects[hash]; !ok {
+		hash := strings.TrimSuffix(name, filepath.Ext(name))
+		if !names[hash] {
 			if err := os.Remove(filepath.Join(s.dir, objectsDir, name)); err != nil {
 				return fmt.Errorf("removing unused object: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+// restore writes the good copy back as the current manifest.
+func (s store) restore(sm wire.SignedManifest) error {
+	data, err := json.Marshal(sm)
+	if err != nil {
+		return fmt.Errorf("encoding manifest: %w", err)
+	}
+	return atomicfile.Write(filepath.Join(s.dir, manifestFile), data, 0o600)
 }

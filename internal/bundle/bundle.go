@@ -17,6 +17,9 @@ type Bundle struct {
 	// Exclude lists directories under Path (relative to the root) that
 	// belong to other bundles; rendering skips them.
 	Exclude []string
+	// Chart is true when the directory holds a Chart.yaml: Fleet renders
+	// it with Helm even when fleet.yaml has no helm options.
+	Chart bool
 	// Warnings are about the fleet.yaml: unknown keys, ignored content.
 	Warnings []string
 	// Err is set when the bundle cannot be used: its fleet.yaml does not

@@ -62,12 +62,24 @@ func Discover(root string, paths []string) ([]Bundle, error) {
 		for _, b := range bundles {
 			if !seen[b.Path] {
 				seen[b.Path] = true
+				b.Chart = hasChart(realRoot, b.Path)
 				out = append(out, b)
 			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
+}
+
+// hasChart reports whether a bundle directory is itself a Helm chart,
+// which Fleet renders with Helm even without helm options.
+func hasChart(realRoot, dir string) bool {
+	real, err := Resolve(realRoot, joinRel(dir, "Chart.yaml"))
+	if err != nil {
+		return false
+	}
+	info, err := os.Stat(real)
+	return err == nil && !info.IsDir()
 }
 
 // scan is what one walk of a source path finds.

@@ -24,6 +24,10 @@ type Options struct {
 	// TargetCustomizations are evaluated in order; the first that matches a
 	// cluster customizes the bundle for it.
 	TargetCustomizations []TargetCustomization `json:"targetCustomizations"`
+	// Targets is the older name of targetCustomizations, still used by
+	// many repositories (rancher/fleet-examples among them); Fleet puts
+	// these entries before the targetCustomizations.
+	Targets []TargetCustomization `json:"targets"`
 	// OverrideTargets replace the targets given by the source.
 	OverrideTargets []Target `json:"overrideTargets"`
 }
@@ -172,4 +176,13 @@ type TargetCustomization struct {
 	DeploymentOptions
 	// DoNotDeploy keeps the bundle off the matching clusters.
 	DoNotDeploy bool `json:"doNotDeploy"`
+}
+
+// Customizations returns the target customizations in the order Fleet
+// evaluates them: targets, then targetCustomizations.
+func (o Options) Customizations() []TargetCustomization {
+	if len(o.Targets) == 0 {
+		return o.TargetCustomizations
+	}
+	return append(append([]TargetCustomization(nil), o.Targets...), o.TargetCustomizations...)
 }

@@ -21,6 +21,37 @@ func TestParse(t *testing.T) {
 		{name: "empty", in: ""},
 		{name: "comments only", in: "# nothing\n"},
 		{
+			name: "drift options and takeOwnership",
+			in: `helm: {chart: ./chart, takeOwnership: true}
+diff:
+  comparePatches:
+  - apiVersion: apps/v1
+    kind: Deployment
+    name: web
+    namespace: web
+    operations: [{op: remove, path: /spec/replicas}]
+    jsonPointers: [/spec/template/metadata/annotations]
+correctDrift: {enabled: true, force: true}
+`,
+			want: Options{DeploymentOptions: DeploymentOptions{
+				Helm: &HelmOptions{Chart: "./chart", TakeOwnership: true},
+				Diff: &DiffOptions{ComparePatches: []ComparePatch{{
+					APIVersion: "apps/v1", Kind: "Deployment", Name: "web", Namespace: "web",
+					Operations:   []Operation{{Op: "remove", Path: "/spec/replicas"}},
+					JSONPointers: []string{"/spec/template/metadata/annotations"},
+				}}},
+				CorrectDrift: &CorrectDrift{Enabled: true, Force: true},
+			}},
+		},
+		{
+			name: "targets, the older name of targetCustomizations",
+			in:   "targets:\n- name: dev\n  clusterName: c1\n  yaml: {overlays: [dev]}\n",
+			want: Options{Targets: []TargetCustomization{{
+				Target:            Target{Name: "dev", ClusterName: "c1"},
+				DeploymentOptions: DeploymentOptions{YAML: &YAMLOptions{Overlays: []string{"dev"}}},
+			}}},
+		},
+		{
 			name: "namespace and kustomize",
 			in:   "defaultNamespace: web\nnamespace: forced\nkustomize:\n  dir: overlays/prod\n",
 			want: Options{DeploymentOptions: DeploymentOptions{

@@ -176,3 +176,31 @@ func openCache(dir string) (*git.Repository, error) {
 	}
 	return repo, nil
 }
+
+// Cached returns the checkout of a commit already in the source's cache,
+// without touching the network: a hub that restarts while a Git server is
+// unreachable keeps serving the commit it had.
+func (f *Fetcher) Cached(name, commit string) (Revision, error) {
+	if !validName.MatchString(name) {
+		return Revision{}, fmt.Errorf("opening cached source %q: invalid name", name)
+	}
+	unlock := f.lock(name)
+	defer unlock()
+	srcDir := filepath.Join(f.dir, name)
+	repo, err := git.PlainOpen(filepath.Join(srcDir, "cache.git"))
+	if err != nil {
+		return Revision{}, fmt.Errorf("opening cached source %s: %w", name, err)
+	}
+	h := plumbing.NewHash(commit)
+	if h.IsZero() || h.String() != commit {
+		return Revision{}, fmt.Errorf("opening cached source %s: %q is not a commit hash", name, commit)
+	}
+	if _, err := repo.CommitObject(h); err != nil {
+		return Revision{}, fmt.Errorf("opening cached source %s at %s: %w", name, commit, err)
+	}
+	rev, _, err := checkout(repo, h, srcDir)
+	if err != nil {
+		return Revision{}, fmt.Errorf("checking out cached source %s at %s: %w", name, commit, err)
+	}
+	return rev, nil
+}

@@ -147,6 +147,9 @@ func newClusterID() (string, error) {
 
 func validateLabels(l map[string]string) error {
 	for k, v := range l {
+		if reserved(k) {
+			return errorf(Invalid, "label %s is reserved for facts agents report", k)
+		}
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
 			return errorf(Invalid, "label key %q: %s", k, errs[0])
 		}

@@ -13,14 +13,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"flotilla.io/flotilla/internal/gitsource"
 	"flotilla.io/flotilla/internal/pki"
+	"flotilla.io/flotilla/internal/render"
 	"flotilla.io/flotilla/internal/store"
 )
 
 // Fetcher brings a Git source's branch head into a local checkout.
 type Fetcher interface {
 	Fetch(ctx context.Context, name, url, branch string) (gitsource.Revision, error)
+	// Cached returns a commit fetched before, without the network.
+	Cached(name, commit string) (gitsource.Revision, error)
 }
 
 // Options configure a Hub.
@@ -36,6 +41,10 @@ type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Metrics registers the hub's series; none are exported when nil.
+	Metrics prometheus.Registerer
+	// Render configures rendering (chart cache, remote Kustomize).
+	Render render.Options
 }
 
 // Hub is the hub's domain logic. Its methods are safe for concurrent use.
@@ -53,15 +62,24 @@ type Hub struct {
 	syncNow chan string
 
 	waiters *waiters
+	metrics *metrics
 
 	// manifestMu serialises manifest computation so that generations are
 	// assigned one at a time per cluster.
 	manifestMu sync.Mutex
 
+	renderOpts render.Options
+
 	mu sync.Mutex // guards the following
-	// rendered remembers, per source, the commit and definition last
-	// rendered, so a poll that finds nothing new does no work.
-	rendered map[string]string
+	// loaded holds each source's current checkout and parsed bundles; a
+	// source is absent until fetched since this hub started.
+	loaded map[string]*loaded
+	// renders caches renders by bundle, commit and render inputs.
+	renders renderCache
+	// lastTouch is when each cluster's last-seen time was last written.
+	lastTouch map[string]time.Time
+	// contents caches manifest content by digest for serving.
+	contents map[string][]byte
 }
 
 // New returns a Hub. Run must be called for sources to be fetched.
@@ -70,17 +88,21 @@ func New(opts Options) (*Hub, error) {
 		return nil, errors.New("creating hub: store, CA, signing key and fetcher are required")
 	}
 	h := &Hub{
-		store:    opts.Store,
-		ca:       opts.CA,
-		key:      opts.SigningKey,
-		fetcher:  opts.Fetcher,
-		url:      opts.URL,
-		longPoll: opts.LongPoll,
-		now:      opts.Now,
-		log:      opts.Logger,
-		syncNow:  make(chan string, 64),
-		waiters:  newWaiters(),
-		rendered: map[string]string{},
+		store:      opts.Store,
+		ca:         opts.CA,
+		key:        opts.SigningKey,
+		fetcher:    opts.Fetcher,
+		url:        opts.URL,
+		longPoll:   opts.LongPoll,
+		now:        opts.Now,
+		log:        opts.Logger,
+		syncNow:    make(chan string, 64),
+		waiters:    newWaiters(),
+		loaded:     map[string]*loaded{},
+		renders:    renderCache{},
+		lastTouch:  map[string]time.Time{},
+		contents:   map[string][]byte{},
+		renderOpts: opts.Render,
 	}
 	if h.longPoll <= 0 {
 		h.longPoll = 60 * time.Second
@@ -91,6 +113,7 @@ func New(opts Options) (*Hub, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.metrics = newMetrics(opts.Metrics, func() float64 { return float64(h.waiters.pollingCount()) })
 	return h, nil
 }
 

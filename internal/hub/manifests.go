@@ -5,9 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"flotilla.io/flotilla/internal/bundle"
+	"flotilla.io/flotilla/internal/render"
 
 	"flotilla.io/flotilla/internal/store"
 	"flotilla.io/flotilla/internal/wire"
@@ -31,17 +37,21 @@ func (h *Hub) recompute(ctx context.Context, clusters []store.Cluster) error {
 	if err != nil {
 		return err
 	}
+	pass := map[string]encoded{}
 	for _, c := range clusters {
-		if err := h.recomputeOne(ctx, t, c, 0); err != nil {
+		if err := h.recomputeOne(ctx, t, pass, c, 0); err != nil {
 			return fmt.Errorf("cluster %s: %w", c.Name, err)
 		}
 	}
 	return nil
 }
 
-// targets is a snapshot of sources and bundles to compute manifests from.
+// targets is a snapshot of sources, groups and bundles to compute
+// manifests from.
 type targets struct {
 	selectors map[string][]labels.Selector // by source name
+	groups    map[string][]labels.Selector // target groups' selectors by source name
+	allGroups map[string]labels.Selector   // every group by name
 	bundles   []store.Bundle               // sorted by name
 }
 
@@ -54,7 +64,16 @@ func (h *Hub) loadTargets(ctx context.Context) (targets, error) {
 	if err != nil {
 		return targets{}, fmt.Errorf("listing bundles: %w", err)
 	}
-	t := targets{selectors: map[string][]labels.Selector{}, bundles: bs}
+	gs, err := h.store.ListGroups(ctx)
+	if err != nil {
+		return targets{}, fmt.Errorf("listing groups: %w", err)
+	}
+	t := targets{selectors: map[string][]labels.Selector{}, groups: map[string][]labels.Selector{}, allGroups: map[string]labels.Selector{}, bundles: bs}
+	for _, g := range gs {
+		if sel, err := labels.Parse(g.Selector); err == nil {
+			t.allGroups[g.Name] = sel
+		}
+	}
 	for _, s := range ss {
 		for _, raw := range s.Targets {
 			sel, err := labels.Parse(raw)
@@ -65,25 +84,19 @@ func (h *Hub) loadTargets(ctx context.Context) (targets, error) {
 			}
 			t.selectors[s.Name] = append(t.selectors[s.Name], sel)
 		}
+		for _, g := range s.TargetGroups {
+			if sel, ok := t.allGroups[g]; ok {
+				t.groups[s.Name] = append(t.groups[s.Name], sel)
+			}
+		}
 	}
 	return t, nil
 }
 
-// bundlesFor returns the bundles whose source targets the cluster.
-func (t targets) bundlesFor(c store.Cluster) []wire.BundleRef {
-	set := labels.Set(c.Labels)
-	refs := []wire.BundleRef{}
-	for _, b := range t.bundles {
-		if !matchesAny(t.selectors[b.Source], set) {
-			continue
-		}
-		objs := b.Objects
-		if objs == nil {
-			objs = []string{}
-		}
-		refs = append(refs, wire.BundleRef{Name: b.Name, Source: b.Source, Commit: b.Commit, Objects: objs, Error: b.Error})
-	}
-	return refs
+// targeted reports whether a source's bundles go to a cluster with these
+// labels: a target selector or a target group's selector matches.
+func (t targets) targeted(source string, set labels.Set) bool {
+	return matchesAny(t.selectors[source], set) || matchesAny(t.groups[source], set)
 }
 
 func matchesAny(sels []labels.Selector, set labels.Set) bool {
@@ -95,15 +108,145 @@ func matchesAny(sels []labels.Selector, set labels.Set) bool {
 	return false
 }
 
+// renderTarget is what rendering may know of a cluster.
+func (t targets) renderTarget(c store.Cluster) render.Target {
+	set := clusterLabels(c)
+	rt := render.Target{Name: c.Name, Labels: set, Groups: map[string]map[string]string{}}
+	for name, sel := range t.allGroups {
+		if sel.Matches(labels.Set(set)) {
+			// Groups carry no labels of their own yet.
+			rt.Groups[name] = map[string]string{}
+		}
+	}
+	if len(c.Facts) > 0 {
+		var f wire.Facts
+		if json.Unmarshal(c.Facts, &f) == nil {
+			rt.KubeVersion, rt.APIVersions = f.KubernetesVersion, f.APIVersions
+		}
+	}
+	return rt
+}
+
+// bundlesFor resolves and renders every bundle targeted at c. complete is
+// false when a targeted source is not loaded yet (after a restart, before
+// its first fetch): the cluster then keeps its current manifest rather
+// than losing that source's bundles.
+func (h *Hub) bundlesFor(ctx context.Context, t targets, c store.Cluster) (refs []wire.BundleRef, shape string, complete bool) {
+	set := labels.Set(clusterLabels(c))
+	rt := t.renderTarget(c)
+	refs = []wire.BundleRef{}
+	opts := map[string]bundle.Options{}
+	keys := map[string]string{} // render key by bundle
+	for _, b := range t.bundles {
+		if !t.targeted(b.Source, set) {
+			continue
+		}
+		h.mu.Lock()
+		l := h.loaded[b.Source]
+		h.mu.Unlock()
+		if l == nil || l.commit != b.Commit {
+			return nil, "", false
+		}
+		pb, ok := l.bundles[b.Name]
+		if !ok {
+			return nil, "", false
+		}
+		ref := wire.BundleRef{Name: b.Name, Source: b.Source, Commit: b.Commit, Objects: []string{}, Error: b.Error}
+		if b.Error == "" {
+			eff, skip, err := render.Resolve(pb, rt)
+			switch {
+			case err != nil:
+				ref.Error = err.Error()
+			case skip:
+				continue
+			default:
+				eff.UseBundleName(b.Name) // Fleet's default Helm release name
+				keys[b.Name] = renderCacheKey(l.commit, eff)
+				r := h.renderKeyed(ctx, l, b.Name, pb, eff, keys[b.Name])
+				ref.Error = r.err
+				if r.hashes != nil {
+					ref.Objects = r.hashes
+				}
+				ref.Drift = driftPolicy(eff.Options)
+			}
+			ref.Paused = pb.Options.Paused
+			opts[b.Name] = pb.Options
+		}
+		refs = append(refs, ref)
+	}
+	resolveDependsOn(refs, opts)
+	var sb strings.Builder
+	for _, r := range refs {
+		refShape(&sb, r, keys[r.Name])
+	}
+	return refs, sb.String(), true
+}
+
+// driftPolicy carries correctDrift and diff.comparePatches to the agent;
+// nil (correct everything) when the bundle says nothing.
+func driftPolicy(o bundle.DeploymentOptions) *wire.DriftPolicy {
+	if o.CorrectDrift == nil && (o.Diff == nil || len(o.Diff.ComparePatches) == 0) {
+		return nil
+	}
+	p := &wire.DriftPolicy{Correct: o.CorrectDrift == nil || o.CorrectDrift.Enabled}
+	if o.Diff != nil {
+		for _, cp := range o.Diff.ComparePatches {
+			ign := wire.IgnoreFields{APIVersion: cp.APIVersion, Kind: cp.Kind, Namespace: cp.Namespace, Name: cp.Name, JSONPointers: cp.JSONPointers}
+			for _, op := range cp.Operations {
+				if op.Op == "remove" && op.Path != "" {
+					ign.JSONPointers = append(ign.JSONPointers, op.Path)
+				}
+			}
+			p.Ignore = append(p.Ignore, ign)
+		}
+	}
+	return p
+}
+
+// resolveDependsOn turns fleet.yaml dependsOn entries (a bundle name, or a
+// selector over bundle labels) into names of bundles in the same manifest.
+func resolveDependsOn(refs []wire.BundleRef, opts map[string]bundle.Options) {
+	present := map[string]bool{}
+	for _, r := range refs {
+		present[r.Name] = true
+	}
+	for i := range refs {
+		for _, d := range opts[refs[i].Name].DependsOn {
+			switch {
+			case d.Name != "":
+				if present[d.Name] && d.Name != refs[i].Name {
+					refs[i].DependsOn = append(refs[i].DependsOn, d.Name)
+				}
+			case d.Selector != nil:
+				sel, err := metav1.LabelSelectorAsSelector(d.Selector)
+				if err != nil {
+					continue
+				}
+				for _, other := range refs {
+					if other.Name != refs[i].Name && sel.Matches(labels.Set(opts[other.Name].Labels)) {
+						refs[i].DependsOn = append(refs[i].DependsOn, other.Name)
+					}
+				}
+			}
+		}
+		slices.Sort(refs[i].DependsOn)
+		refs[i].DependsOn = slices.Compact(refs[i].DependsOn)
+	}
+}
+
 // recomputeOne issues a new manifest when the content changed or when the
 // current generation is not above floor.
-func (h *Hub) recomputeOne(ctx context.Context, t targets, c store.Cluster, floor int64) error {
-	refs := t.bundlesFor(c)
-	content, err := wire.Canonical(refs)
+func (h *Hub) recomputeOne(ctx context.Context, t targets, pass map[string]encoded, c store.Cluster, floor int64) error {
+	refs, shape, complete := h.bundlesFor(ctx, t, c)
+	if !complete {
+		h.log.Debug("manifest waits for sources to load", "cluster", c.Name)
+		return nil
+	}
+	enc, err := contentFor(pass, shape, refs)
 	if err != nil {
 		return err
 	}
-	digest := wire.Hash(content)
+	digest := enc.digest
 	cur, err := h.store.GetManifest(ctx, c.ID)
 	switch {
 	case err == nil && cur.Digest == digest && cur.Generation > floor:
@@ -111,8 +254,13 @@ func (h *Hub) recomputeOne(ctx context.Context, t targets, c store.Cluster, floo
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("loading manifest: %w", err)
 	}
-	m := wire.Manifest{ClusterID: c.ID, Generation: max(cur.Generation, floor) + 1, Bundles: refs}
-	sm, err := wire.SignManifest(h.key, m)
+	if err := h.storeContent(ctx, digest, enc.content); err != nil {
+		return err
+	}
+	gen := max(cur.Generation, floor) + 1
+	// The content is stored once by digest; each cluster keeps only its
+	// envelope and signature.
+	sm, err := wire.SignDigest(h.key, c.ID, gen, digest)
 	if err != nil {
 		return fmt.Errorf("signing manifest: %w", err)
 	}
@@ -120,10 +268,11 @@ func (h *Hub) recomputeOne(ctx context.Context, t targets, c store.Cluster, floo
 	if err != nil {
 		return fmt.Errorf("encoding signed manifest: %w", err)
 	}
-	if err := h.store.PutManifest(ctx, store.Manifest{ClusterID: c.ID, Generation: m.Generation, Signed: signed, Digest: digest, CreatedAt: h.now().UTC()}); err != nil {
+	if err := h.store.PutManifest(ctx, store.Manifest{ClusterID: c.ID, Generation: gen, Signed: signed, Digest: digest, CreatedAt: h.now().UTC()}); err != nil {
 		return fmt.Errorf("storing manifest: %w", err)
 	}
-	h.log.Info("manifest issued", "cluster", c.Name, "generation", m.Generation, "bundles", len(refs))
+	h.metrics.manifests.Inc()
+	h.log.Debug("manifest issued", "cluster", c.Name, "generation", gen, "bundles", len(refs))
 	h.waiters.wake(c.ID)
 	return nil
 }
@@ -144,7 +293,7 @@ func (h *Hub) reissueAbove(ctx context.Context, clusterID string, applied int64)
 		return err
 	}
 	h.log.Warn("agent is ahead of the hub, reissuing", "cluster", c.Name, "applied", applied)
-	return h.recomputeOne(ctx, t, c, applied)
+	return h.recomputeOne(ctx, t, map[string]encoded{}, c, applied)
 }
 
 // WaitManifest answers an agent's long-poll: the cluster's signed manifest
@@ -160,7 +309,15 @@ func (h *Hub) WaitManifest(ctx context.Context, clusterID string, have int64) (s
 		m, err := h.store.GetManifest(ctx, clusterID)
 		switch {
 		case err == nil && m.Generation != have:
-			return m.Signed, true, nil
+			sm, err := h.signedManifest(ctx, m.Signed, m.Digest)
+			if err != nil {
+				return nil, false, err
+			}
+			body, err := json.Marshal(sm)
+			if err != nil {
+				return nil, false, fmt.Errorf("encoding manifest: %w", err)
+			}
+			return body, true, nil
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return nil, false, fmt.Errorf("loading manifest: %w", err)
 		}
@@ -181,14 +338,15 @@ func (h *Hub) Objects(ctx context.Context, clusterID string, hashes []string) (m
 	if err != nil {
 		return nil, fmt.Errorf("loading manifest: %w", err)
 	}
-	var sm wire.SignedManifest
-	if err := json.Unmarshal(m.Signed, &sm); err != nil {
-		return nil, fmt.Errorf("decoding stored manifest: %w", err)
+	content, err := h.content(ctx, m.Digest)
+	if err != nil {
+		return nil, err
 	}
-	var man wire.Manifest
-	if err := json.Unmarshal(sm.Payload, &man); err != nil {
-		return nil, fmt.Errorf("decoding stored manifest payload: %w", err)
+	var bundles []wire.BundleRef
+	if err := json.Unmarshal(content, &bundles); err != nil {
+		return nil, fmt.Errorf("decoding manifest content: %w", err)
 	}
+	man := wire.Manifest{Bundles: bundles}
 	allowed := map[string]bool{}
 	for _, b := range man.Bundles {
 		for _, o := range b.Objects {

@@ -51,6 +51,11 @@ func sourceFromSpec(spec wire.SourceSpec) (store.Source, error) {
 			return store.Source{}, &Error{Kind: Invalid, Msg: fmt.Sprintf("source %s: target %q is not a label selector", spec.Name, t), Err: err}
 		}
 	}
+	for _, g := range spec.TargetGroups {
+		if errs := validation.IsDNS1123Label(g); len(errs) > 0 {
+			return store.Source{}, errorf(Invalid, "source %s: target group %q: %s", spec.Name, g, errs[0])
+		}
+	}
 	paths := make([]string, 0, len(spec.Paths))
 	for _, p := range spec.Paths {
 		clean := path.Clean(strings.TrimPrefix(p, "/"))
@@ -70,7 +75,7 @@ func sourceFromSpec(spec wire.SourceSpec) (store.Source, error) {
 	if branch == "" {
 		branch = "main"
 	}
-	return store.Source{Name: spec.Name, Repo: spec.Repo, Branch: branch, Paths: paths, Poll: poll, Targets: spec.Targets}, nil
+	return store.Source{Name: spec.Name, Repo: spec.Repo, Branch: branch, Paths: paths, Poll: poll, Targets: spec.Targets, TargetGroups: spec.TargetGroups}, nil
 }
 
 // Sources lists sources with their last fetch.
@@ -103,7 +108,12 @@ func (h *Hub) DeleteSource(ctx context.Context, name string) error {
 		return fmt.Errorf("deleting source %s: %w", name, err)
 	}
 	h.mu.Lock()
-	delete(h.rendered, name)
+	if l := h.loaded[name]; l != nil {
+		for b := range l.bundles {
+			delete(h.renders, b)
+		}
+	}
+	delete(h.loaded, name)
 	h.mu.Unlock()
 	h.log.Info("source deleted", "source", name)
 	return h.recomputeAll(ctx)
@@ -111,7 +121,7 @@ func (h *Hub) DeleteSource(ctx context.Context, name string) error {
 
 func sourceInfo(s store.Source, bundles int) wire.SourceInfo {
 	info := wire.SourceInfo{
-		SourceSpec: wire.SourceSpec{Name: s.Name, Repo: redactURL(s.Repo), Branch: s.Branch, Paths: s.Paths, Poll: wire.Duration(s.Poll), Targets: s.Targets},
+		SourceSpec: wire.SourceSpec{Name: s.Name, Repo: redactURL(s.Repo), Branch: s.Branch, Paths: s.Paths, Poll: wire.Duration(s.Poll), Targets: s.Targets, TargetGroups: s.TargetGroups},
 		Commit:     s.Commit,
 		Error:      s.Error,
 		Bundles:    bundles,

@@ -20,6 +20,13 @@ func (h *Hub) ReportStatus(ctx context.Context, clusterID string, r wire.StatusR
 			return errorf(Invalid, "bundle %s: unknown state %q", b.Name, b.State)
 		}
 	}
+	if r.Facts != nil {
+		if err := h.recordFacts(ctx, clusterID, *r.Facts); err != nil {
+			return err
+		}
+		// Facts live with the cluster; the stored report need not repeat them.
+		r.Facts = nil
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encoding status: %w", err)
@@ -37,9 +44,23 @@ func (h *Hub) ReportStatus(ctx context.Context, clusterID string, r wire.StatusR
 	return nil
 }
 
+// seenGranularity bounds how often one cluster's last-seen time is
+// written: a fleet of long-polling agents would otherwise write a row per
+// request.
+const seenGranularity = 10 * time.Second
+
 // Seen records that a cluster's agent made a request.
 func (h *Hub) Seen(ctx context.Context, clusterID string) error {
-	return h.store.TouchCluster(ctx, clusterID, h.now().UTC())
+	now := h.now().UTC()
+	h.mu.Lock()
+	last, ok := h.lastTouch[clusterID]
+	if ok && now.Sub(last) < seenGranularity {
+		h.mu.Unlock()
+		return nil
+	}
+	h.lastTouch[clusterID] = now
+	h.mu.Unlock()
+	return h.store.TouchCluster(ctx, clusterID, now)
 }
 
 // Authenticate checks that an agent's client certificate is the one the
@@ -130,6 +151,15 @@ func (h *Hub) Clusters(ctx context.Context) ([]wire.ClusterInfo, error) {
 		if !c.LastSeen.IsZero() {
 			t := c.LastSeen
 			info.LastSeen = &t
+			if !info.Connected {
+				info.DisconnectedSince = &t
+			}
+		}
+		if len(c.Facts) > 0 {
+			var f wire.Facts
+			if json.Unmarshal(c.Facts, &f) == nil {
+				info.Facts = &f
+			}
 		}
 		info.State, info.Message = clusterState(reported, r, info.DesiredGeneration)
 		out = append(out, info)
@@ -192,12 +222,16 @@ func (h *Hub) Bundles(ctx context.Context) ([]wire.BundleInfo, error) {
 	}
 	out := make([]wire.BundleInfo, 0, len(bs))
 	for _, b := range bs {
-		info := wire.BundleInfo{Name: b.Name, Source: b.Source, Path: b.Path, Commit: b.Commit, Objects: len(b.Objects), Error: b.Error, Warnings: b.Warnings, States: map[string]int{}}
+		objects, renderErr := h.renderSummary(b.Name, b.Commit)
+		info := wire.BundleInfo{Name: b.Name, Source: b.Source, Path: b.Path, Commit: b.Commit, Objects: objects, Error: b.Error, Warnings: b.Warnings, States: map[string]int{}}
+		if info.Error == "" {
+			info.Error = renderErr
+		}
 		for _, s := range wire.States {
 			info.States[s] = 0
 		}
 		for _, c := range v.clusters {
-			if !matchesAny(t.selectors[b.Source], labels.Set(c.Labels)) {
+			if !t.targeted(b.Source, labels.Set(clusterLabels(c))) {
 				continue
 			}
 			info.Clusters++

@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"flotilla.io/flotilla/internal/bundle"
-	"flotilla.io/flotilla/internal/render"
 	"flotilla.io/flotilla/internal/store"
-	"flotilla.io/flotilla/internal/wire"
 )
 
 // tick is how often the source loop looks for sources that are due.
@@ -44,7 +42,7 @@ func (h *Hub) syncDue(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if s.FetchedAt.IsZero() || now.Sub(s.FetchedAt) >= s.Poll || !h.isRendered(s) {
+		if s.FetchedAt.IsZero() || now.Sub(s.FetchedAt) >= s.Poll || !h.isLoaded(s) {
 			h.sync(ctx, s)
 		}
 	}
@@ -60,31 +58,63 @@ func (h *Hub) syncByName(ctx context.Context, name string) {
 }
 
 // sync fetches one source and, when its commit or definition changed,
-// renders its bundles and recomputes every manifest.
+// discovers its bundles and recomputes every manifest. Rendering happens
+// during that computation, once per distinct set of render inputs.
 func (h *Hub) sync(ctx context.Context, s store.Source) {
 	log := h.log.With("source", s.Name)
 	rev, err := h.fetcher.Fetch(ctx, s.Name, s.Repo, s.Branch)
 	fetch := store.SourceFetch{Commit: s.Commit, FetchedAt: h.now().UTC()}
 	if err != nil {
+		h.metrics.fetches.WithLabelValues("error").Inc()
 		fetch.Error = err.Error()
 		log.Warn("fetching source failed", "err", err)
 		if err := h.store.SetSourceFetch(ctx, s.Name, fetch); err != nil {
 			log.Error("recording fetch", "err", err)
 		}
+		h.loadCached(ctx, s)
 		return
 	}
+	h.metrics.fetches.WithLabelValues("ok").Inc()
 	fetch.Commit = rev.Commit
 	if err := h.store.SetSourceFetch(ctx, s.Name, fetch); err != nil {
 		log.Error("recording fetch", "err", err)
 		return
 	}
 	s.Commit = rev.Commit
-	if h.isRendered(s) {
+	h.load(ctx, s, rev.Dir)
+}
+
+// loadCached loads the commit a source had before this hub started, from
+// the fetcher's cache, so that an unreachable Git server after a restart
+// does not hold back the manifests of every cluster it targets.
+func (h *Hub) loadCached(ctx context.Context, s store.Source) {
+	if s.Commit == "" || h.isLoaded(s) {
 		return
 	}
-	bundles, err := h.renderSource(ctx, s, rev.Dir)
+	h.mu.Lock()
+	_, loadedBefore := h.loaded[s.Name]
+	h.mu.Unlock()
+	if loadedBefore {
+		return // keep what this hub loaded itself
+	}
+	rev, err := h.fetcher.Cached(s.Name, s.Commit)
 	if err != nil {
-		log.Error("rendering source", "commit", rev.Commit, "err", err)
+		h.log.Warn("no cached checkout to serve while the source is unreachable", "source", s.Name, "err", err)
+		return
+	}
+	h.load(ctx, s, rev.Dir)
+}
+
+// load discovers the bundles of a source's checkout, keeps them, and
+// recomputes manifests; nothing is done when that commit is loaded.
+func (h *Hub) load(ctx context.Context, s store.Source, dir string) {
+	log := h.log.With("source", s.Name)
+	if h.isLoaded(s) {
+		return
+	}
+	l, bundles, err := h.loadSource(s, dir)
+	if err != nil {
+		log.Error("discovering bundles", "commit", s.Commit, "err", err)
 		return
 	}
 	if err := h.store.ReplaceBundles(ctx, s.Name, bundles); err != nil {
@@ -92,64 +122,46 @@ func (h *Hub) sync(ctx context.Context, s store.Source) {
 		return
 	}
 	h.mu.Lock()
-	h.rendered[s.Name] = renderKey(s)
+	old := h.loaded[s.Name]
+	h.loaded[s.Name] = l
 	h.mu.Unlock()
-	log.Info("source rendered", "commit", rev.Commit, "bundles", len(bundles))
+	h.forgetRenders(l, old)
+	log.Info("source loaded", "commit", s.Commit, "bundles", len(bundles))
 	if err := h.recomputeAll(ctx); err != nil {
 		log.Error("computing manifests", "err", err)
 	}
 }
 
-func (h *Hub) isRendered(s store.Source) bool {
+func (h *Hub) isLoaded(s store.Source) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return s.Commit != "" && h.rendered[s.Name] == renderKey(s)
+	l := h.loaded[s.Name]
+	return s.Commit != "" && l != nil && l.commit == s.Commit && l.def == renderKey(s)
 }
 
-// renderKey is what a source's rendered bundles depend on.
+// renderKey is what a source's bundles depend on besides the commit.
 func renderKey(s store.Source) string {
-	return s.Commit + "\x00" + s.Repo + "\x00" + strings.Join(s.Paths, "\x00")
+	return s.Repo + "\x00" + strings.Join(s.Paths, "\x00")
 }
 
-// renderSource discovers and renders the bundles of a checkout. A bundle that
-// fails keeps its error and every other bundle is rendered.
-func (h *Hub) renderSource(ctx context.Context, s store.Source, dir string) ([]store.Bundle, error) {
+// loadSource discovers the bundles of a checkout. A bundle whose fleet.yaml
+// does not parse keeps its error; every other bundle is kept.
+func (h *Hub) loadSource(s store.Source, dir string) (*loaded, []store.Bundle, error) {
 	found, err := bundle.Discover(dir, s.Paths)
 	if err != nil {
-		return nil, fmt.Errorf("discovering bundles: %w", err)
+		return nil, nil, fmt.Errorf("discovering bundles: %w", err)
 	}
+	l := &loaded{commit: s.Commit, dir: dir, def: renderKey(s), bundles: map[string]bundle.Bundle{}}
 	out := make([]store.Bundle, 0, len(found))
-	objects := map[string][]byte{}
 	for _, b := range found {
-		sb := store.Bundle{Name: bundle.Name(s.Name, b.Path), Source: s.Name, Path: b.Path, Commit: s.Commit, Warnings: b.Warnings}
+		name := bundle.Name(s.Name, b.Path)
+		sb := store.Bundle{Name: name, Source: s.Name, Path: b.Path, Commit: s.Commit, Warnings: b.Warnings}
 		if b.Err != nil {
 			sb.Error = b.Err.Error()
-			out = append(out, sb)
-			continue
 		}
-		objs, err := render.Render(ctx, dir, b)
-		if err != nil {
-			sb.Error = err.Error()
-			h.log.Warn("bundle failed to render", "source", s.Name, "bundle", sb.Name, "err", err)
-			out = append(out, sb)
-			continue
-		}
-		for _, o := range objs {
-			data, err := wire.Canonical(o.Object)
-			if err != nil {
-				sb.Error = fmt.Sprintf("encoding %s %s: %v", o.GetKind(), o.GetName(), err)
-				sb.Objects = nil
-				break
-			}
-			hash := wire.Hash(data)
-			objects[hash] = data
-			sb.Objects = append(sb.Objects, hash)
-		}
+		l.bundles[name] = b
 		out = append(out, sb)
 	}
 	slices.SortFunc(out, func(a, b store.Bundle) int { return strings.Compare(a.Name, b.Name) })
-	if err := h.store.PutObjects(ctx, objects); err != nil {
-		return nil, fmt.Errorf("storing objects: %w", err)
-	}
-	return out, nil
+	return l, out, nil
 }

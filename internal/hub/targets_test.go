@@ -23,43 +23,64 @@ func mustSelectors(t *testing.T, raw ...string) []labels.Selector {
 	return out
 }
 
-func TestBundlesFor(t *testing.T) {
+func TestTargeted(t *testing.T) {
 	tg := targets{
 		selectors: map[string][]labels.Selector{
 			"eu-dev": mustSelectors(t, "env=dev,region in (eu,us)"),
 			"any":    mustSelectors(t, "env=prod", "tier!=edge,env"),
-			"none":   nil,
 		},
-		bundles: []store.Bundle{
-			{Name: "a", Source: "eu-dev", Commit: "c1", Objects: []string{"h1"}},
-			{Name: "b", Source: "any", Commit: "c2", Error: "broken.yaml:3: bad"},
-			{Name: "c", Source: "none", Commit: "c3"},
+		groups: map[string][]labels.Selector{
+			"arm": mustSelectors(t, "flotilla.io/arch=arm64"),
 		},
 	}
+	sources := []string{"eu-dev", "any", "arm", "none"}
 	tests := []struct {
 		name   string
 		labels map[string]string
 		want   []string
 	}{
-		{"eu dev gets a and b", map[string]string{"env": "dev", "region": "eu"}, []string{"a", "b"}},
-		{"asia dev gets b only", map[string]string{"env": "dev", "region": "asia"}, []string{"b"}},
-		{"prod gets b", map[string]string{"env": "prod"}, []string{"b"}},
-		{"edge tier without prod gets nothing", map[string]string{"env": "test", "tier": "edge"}, nil},
-		{"no labels gets nothing", nil, nil},
+		{"eu dev", map[string]string{"env": "dev", "region": "eu"}, []string{"eu-dev", "any"}},
+		{"asia dev", map[string]string{"env": "dev", "region": "asia"}, []string{"any"}},
+		{"prod", map[string]string{"env": "prod"}, []string{"any"}},
+		{"edge tier without prod", map[string]string{"env": "test", "tier": "edge"}, nil},
+		{"arm through a target group", map[string]string{"flotilla.io/arch": "arm64", "tier": "edge"}, []string{"arm"}},
+		{"no labels", nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, r := range tg.bundlesFor(store.Cluster{Labels: tc.labels}) {
-				got = append(got, r.Name)
-				if r.Objects == nil {
-					t.Errorf("bundle %s has nil objects; the canonical manifest wants []", r.Name)
+			for _, s := range sources {
+				if tg.targeted(s, labels.Set(tc.labels)) {
+					got = append(got, s)
 				}
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("bundles (-want +got):\n%s", diff)
+				t.Errorf("targeted sources (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestFactLabels(t *testing.T) {
+	got := clusterLabels(store.Cluster{
+		Labels: map[string]string{"env": "dev"},
+		Facts:  []byte(`{"arch":"arm64","os":"linux","kubernetesVersion":"v1.30.2+k3s1","nodes":3,"memoryGiB":4,"runtimeClasses":["wasmtime","spin"]}`),
+	})
+	want := map[string]string{
+		"env":                               "dev",
+		"flotilla.io/arch":                  "arm64",
+		"flotilla.io/os":                    "linux",
+		"flotilla.io/kubernetes-version":    "v1.30.2_k3s1",
+		"flotilla.io/nodes":                 "3",
+		"flotilla.io/memory-gib":            "4",
+		"runtimeclass.flotilla.io/wasmtime": "true",
+		"runtimeclass.flotilla.io/spin":     "true",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+	if err := validateLabels(map[string]string{"runtimeclass.flotilla.io/x": "true"}); err == nil {
+		t.Error("an operator may set a reserved label")
 	}
 }
 

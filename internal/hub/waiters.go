@@ -54,3 +54,10 @@ func (w *waiters) polling(id string) bool {
 	defer w.mu.Unlock()
 	return w.active[id] > 0
 }
+
+// pollingCount is how many clusters hold a long-poll now.
+func (w *waiters) pollingCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.active)
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"flotilla.io/flotilla/internal/pki"
 	"flotilla.io/flotilla/internal/token"
@@ -77,6 +78,8 @@ type AgentConfig struct {
 	CAPEM   string
 	CertPEM string
 	KeyPEM  string
+	// Now is the clock Retry-After dates are read against; time.Now when nil.
+	Now func() time.Time
 }
 
 // Agent is the client an enrolled agent uses.
@@ -95,7 +98,7 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		return nil, fmt.Errorf("loading client certificate: %w", err)
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, Certificates: []tls.Certificate{cert}}
-	return &Agent{c: &client{base: cfg.URL, http: &http.Client{Transport: newTransport(tlsCfg)}, agent: true}}, nil
+	return &Agent{c: &client{base: cfg.URL, http: &http.Client{Transport: newTransport(tlsCfg)}, agent: true, now: cfg.Now}}, nil
 }
 
 // Manifest long-polls for a manifest newer than have. It returns nil with no

@@ -27,6 +27,8 @@ type Error struct {
 	Status  int
 	Reason  string
 	Message string
+	// RetryAfter is the wait the hub asked for (429/503 with Retry-After).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -42,6 +44,8 @@ type client struct {
 	http  *http.Client
 	auth  string // Authorization header value, if any
 	agent bool   // send the protocol header
+	// now reads the clock for Retry-After dates; time.Now when nil.
+	now func() time.Time
 }
 
 func newTransport(tlsConfig *tls.Config) *http.Transport {
@@ -89,6 +93,13 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 		return resp.StatusCode, nil
 	case resp.StatusCode >= 300:
 		he := &Error{Status: resp.StatusCode}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			now := time.Now
+			if c.now != nil {
+				now = c.now
+			}
+			he.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now())
+		}
 		var we wire.Error
 		if json.NewDecoder(r).Decode(&we) == nil {
 			he.Reason, he.Message = we.Reason, we.Message

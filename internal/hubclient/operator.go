@@ -74,3 +74,23 @@ func (o *Operator) Tokens(ctx context.Context) ([]wire.TokenInfo, error) {
 	_, err := o.c.do(ctx, http.MethodGet, "/v1/tokens", nil, &out)
 	return out, err
 }
+
+// Groups lists cluster groups with their members.
+func (o *Operator) Groups(ctx context.Context) ([]wire.GroupInfo, error) {
+	var out []wire.GroupInfo
+	_, err := o.c.do(ctx, http.MethodGet, "/v1/groups", nil, &out)
+	return out, err
+}
+
+// PutGroup creates or replaces a cluster group.
+func (o *Operator) PutGroup(ctx context.Context, g wire.GroupSpec) (wire.GroupInfo, error) {
+	var out wire.GroupInfo
+	_, err := o.c.do(ctx, http.MethodPost, "/v1/groups", g, &out)
+	return out, err
+}
+
+// DeleteGroup removes a cluster group.
+func (o *Operator) DeleteGroup(ctx context.Context, name string) error {
+	_, err := o.c.do(ctx, http.MethodDelete, "/v1/groups/"+url.PathEscape(name), nil, nil)
+	return err
+}

@@ -16,9 +16,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"flotilla.io/flotilla/internal/gitsource"
 	"flotilla.io/flotilla/internal/hub"
 	"flotilla.io/flotilla/internal/hub/api"
+	"flotilla.io/flotilla/internal/render"
 	"flotilla.io/flotilla/internal/store/sqlstore"
 )
 
@@ -32,6 +37,8 @@ type Config struct {
 	AdvertiseURL string
 	// LongPoll bounds a manifest long-poll; 60 s when zero.
 	LongPoll time.Duration
+	// AllowRemoteKustomize lets kustomizations name remote resources.
+	AllowRemoteKustomize bool
 	// Now is the clock; time.Now when nil. Tests inject one.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -81,7 +88,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("preparing Git cache: %w", err)
 	}
-	h, err := hub.New(hub.Options{Store: db, CA: id.ca, SigningKey: id.signing, Fetcher: fetcher, URL: url, LongPoll: cfg.LongPoll, Now: cfg.Now, Logger: log})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h, err := hub.New(hub.Options{Store: db, CA: id.ca, SigningKey: id.signing, Fetcher: fetcher, URL: url, LongPoll: cfg.LongPoll, Now: cfg.Now, Logger: log, Metrics: reg,
+		Render: render.Options{ChartCacheDir: filepath.Join(cfg.DataDir, "charts"), AllowRemoteKustomize: cfg.AllowRemoteKustomize, Logger: log}})
 	if err != nil {
 		ln.Close()
 		db.Close()
@@ -90,7 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	pool := x509.NewCertPool()
 	pool.AddCert(id.ca.Cert)
 	srv := &http.Server{
-		Handler: api.New(api.Options{Hub: h, AdminTokenHash: id.adminHash, Logger: log}),
+		Handler: api.New(api.Options{Hub: h, AdminTokenHash: id.adminHash, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: log}),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{id.tlsCert},
 			ClientAuth:   tls.VerifyClientCertIfGiven,

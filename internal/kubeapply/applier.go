@@ -49,11 +49,12 @@ const (
 // use by several goroutines, as long as two of them never work on the same
 // set at once.
 type Applier struct {
-	opts     Options
-	log      *slog.Logger
-	dynamic  dynamic.Interface
-	metadata metadata.Interface
-	mapper   *restmapper.DeferredDiscoveryRESTMapper
+	opts      Options
+	log       *slog.Logger
+	dynamic   dynamic.Interface
+	metadata  metadata.Interface
+	discovery discovery.DiscoveryInterface
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
 }
 
 // Set is one bundle's objects; Name is the bundle name (DNS label, <=63 chars).
@@ -108,11 +109,12 @@ func New(cfg *rest.Config, opts Options) (*Applier, error) {
 		return nil, fmt.Errorf("creating discovery client: %w", err)
 	}
 	return &Applier{
-		opts:     opts,
-		log:      opts.Logger,
-		dynamic:  dyn,
-		metadata: md,
-		mapper:   restmapper.NewDeferredDiscoveryRESTMapperWithContext(memory.NewMemCacheClientWithContext(disc)),
+		opts:      opts,
+		log:       opts.Logger,
+		dynamic:   dyn,
+		metadata:  md,
+		discovery: disc,
+		mapper:    restmapper.NewDeferredDiscoveryRESTMapperWithContext(memory.NewMemCacheClientWithContext(disc)),
 	}, nil
 }
 

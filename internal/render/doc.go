@@ -1,7 +1,12 @@
 // Package render turns one bundle of a checkout into the Kubernetes objects
-// it deploys: raw YAML/JSON manifests or an in-process Kustomize build, then
-// the bundle's namespace options, in a stable order.
+// it deploys for a cluster: Resolve picks the bundle's target customization
+// for the cluster (cheap, no I/O) and RenderEffective renders raw YAML/JSON
+// manifests with yaml.overlays, an in-process Kustomize build, or a Helm
+// chart (optionally post-rendered by Kustomize), then applies the bundle's
+// namespace options, in a stable order.
 //
-// It is pure: it reads the checkout and nothing else (no network, no API
-// server), and refuses anything that would reach outside the checkout.
+// It reads the checkout and nothing else, refusing anything that would
+// reach outside it; the only network access is fetching remote Helm charts
+// (through helmrepo, cached by digest) and, when explicitly allowed, remote
+// Kustomize resources. It never contacts a cluster.
 package render

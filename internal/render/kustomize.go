@@ -27,16 +27,35 @@ const maxCheckoutBytes = 256 << 20
 // in process-wide variables that concurrent builds race on.
 var kustomizeMu sync.Mutex
 
+// helmManifests is the file Fleet adds to a kustomization to post-render
+// a chart's output.
+const helmManifests = "fleet-manifests.yaml"
+
+// kustomizeRun is one Kustomize build.
+type kustomizeRun struct {
+	kdir, kfile string // relative to the checkout root
+	allowRemote bool
+	// helmOutput, when set, is written to kdir/fleet-manifests.yaml and
+	// put first in the kustomization's resources, as Fleet does.
+	helmOutput []byte
+}
+
 // renderKustomize builds the kustomization in kdir (relative to the root)
 // in process, from an in-memory copy of the checkout.
-func renderKustomize(ctx context.Context, realRoot, kdir, kfile string) ([]item, error) {
+func renderKustomize(ctx context.Context, realRoot string, k kustomizeRun) ([]item, error) {
+	kdir, kfile := k.kdir, k.kfile
 	fsys := filesys.MakeFsInMemory()
 	broken, err := loadCheckout(ctx, realRoot, fsys)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkReferences(fsys, kdir, broken); err != nil {
+	if err := checkReferences(fsys, kdir, broken, k.allowRemote); err != nil {
 		return nil, err
+	}
+	if k.helmOutput != nil {
+		if err := addHelmOutput(fsys, kdir, kfile, k.helmOutput); err != nil {
+			return nil, err
+		}
 	}
 	opts := krusty.MakeDefaultOptions()
 	// Overlays may use ../base anywhere in the checkout; the in-memory file
@@ -121,7 +140,7 @@ type reference struct {
 // checkReferences walks the kustomizations reachable from kdir and refuses
 // remote references, absolute paths, paths leaving the checkout and Helm
 // chart inflation, before Kustomize would fetch or run anything.
-func checkReferences(fsys filesys.FileSystem, kdir string, broken map[string]error) error {
+func checkReferences(fsys filesys.FileSystem, kdir string, broken map[string]error, allowRemote bool) error {
 	queue := []string{kdir}
 	seen := map[string]bool{kdir: true}
 	for len(queue) > 0 {
@@ -136,6 +155,9 @@ func checkReferences(fsys filesys.FileSystem, kdir string, broken map[string]err
 			return err
 		}
 		for _, r := range refs {
+			if allowRemote && isRemote(r.value) {
+				continue
+			}
 			target, err := checkReference(dir, r)
 			if err != nil {
 				return &Error{File: kfile, Err: err}
@@ -308,4 +330,36 @@ func inlineReferences(config string) ([]string, error) {
 	}
 	walk("", v)
 	return out, nil
+}
+
+// addHelmOutput writes a chart's output next to the kustomization and
+// lists it first among its resources.
+func addHelmOutput(fsys filesys.FileSystem, kdir, kfile string, manifest []byte) error {
+	if err := fsys.WriteFile(inMemory(joinRel(kdir, helmManifests)), manifest); err != nil {
+		return fmt.Errorf("writing chart output: %w", err)
+	}
+	data, err := fsys.ReadFile(inMemory(kfile))
+	if err != nil {
+		return &Error{File: kfile, Err: err}
+	}
+	var k map[string]any
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		line, msg := yamlErrorLine(err)
+		return errorf(kfile, line, "%s", msg)
+	}
+	if k == nil {
+		k = map[string]any{}
+	}
+	resources, _ := k["resources"].([]any)
+	for _, r := range resources {
+		if r == helmManifests {
+			return nil
+		}
+	}
+	k["resources"] = append([]any{helmManifests}, resources...)
+	out, err := yaml.Marshal(k)
+	if err != nil {
+		return errorf(kfile, 0, "encoding kustomization: %w", err)
+	}
+	return fsys.WriteFile(inMemory(kfile), out)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -27,13 +28,14 @@ const maxFileBytes = 32 << 20
 // maxListDepth bounds Lists nested in Lists.
 const maxListDepth = 8
 
-// renderRaw reads every manifest file of a raw YAML bundle.
-func renderRaw(ctx context.Context, realRoot string, b bundle.Bundle) ([]item, error) {
+// renderRaw reads every manifest file of a raw YAML bundle and applies
+// its yaml.overlays.
+func renderRaw(ctx context.Context, realRoot string, b bundle.Bundle, overlays []string) ([]item, error) {
 	skip := make(map[string]bool, len(b.Exclude))
 	for _, x := range b.Exclude {
 		skip[x] = true
 	}
-	var items []item
+	files := make(map[string]rawFile)
 	err := bundle.Walk(realRoot, b.Path, bundle.WalkOptions{SkipHidden: true}, func(e bundle.Entry) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -55,17 +57,39 @@ func renderRaw(ctx context.Context, realRoot string, b bundle.Bundle) ([]item, e
 		if err != nil {
 			return err
 		}
-		got, err := decodeManifests(e.Path, data)
-		if err != nil {
-			return err
-		}
-		items = append(items, got...)
+		files[bundleRel(b.Path, e.Path)] = rawFile{data: data, origin: e.Path}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	files, err = applyOverlays(files, overlays)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var items []item
+	for _, n := range names {
+		f := files[n]
+		got, err := decodeManifests(f.origin, f.data)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, got...)
+	}
 	return items, nil
+}
+
+// bundleRel makes a root-relative path relative to the bundle directory.
+func bundleRel(dir, p string) string {
+	if dir == "." {
+		return p
+	}
+	return strings.TrimPrefix(p, dir+"/")
 }
 
 func holdsFleetFile(dir string) bool {

@@ -23,53 +23,21 @@ type item struct {
 	line int
 }
 
-// Render renders one bundle of a checkout into Kubernetes objects, sorted
-// by group, kind, namespace and name. root is the checkout directory.
-//
-// A bundle whose directory (or fleet.yaml kustomize.dir) holds a
-// kustomization is built with Kustomize; otherwise every .yaml, .yml and
-// .json file under it is read, skipping hidden files and the directories
-// of other bundles. Failures located in a file are *Error.
+// Render renders one bundle of a checkout into Kubernetes objects with
+// the bundle's own options, no target customization applied. It is
+// RenderEffective(ctx, root, b, Base(b), Options{}).
 func Render(ctx context.Context, root string, b bundle.Bundle) ([]*unstructured.Unstructured, error) {
-	if b.Err != nil {
-		return nil, fmt.Errorf("rendering bundle %s: %w", b.Path, b.Err)
-	}
-	realRoot, err := bundle.RealRoot(root)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := bundle.CleanRel(b.Path)
-	if err != nil {
-		return nil, fmt.Errorf("rendering bundle %s: %w", b.Path, err)
-	}
-	b.Path = dir
-	kdir, kfile, err := kustomization(realRoot, b)
-	if err != nil {
-		return nil, err
-	}
-	var items []item
-	if kfile != "" {
-		items, err = renderKustomize(ctx, realRoot, kdir, kfile)
-	} else {
-		items, err = renderRaw(ctx, realRoot, b)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := setNamespaces(items, b.Options.DeploymentOptions); err != nil {
-		return nil, err
-	}
-	return sortObjects(items)
+	return RenderEffective(ctx, root, b, Base(b), Options{})
 }
 
 // kustomization finds the directory and file of the bundle's kustomization;
 // kfile is empty when the bundle is raw YAML.
-func kustomization(realRoot string, b bundle.Bundle) (kdir, kfile string, err error) {
+func kustomization(realRoot string, b bundle.Bundle, opts bundle.DeploymentOptions) (kdir, kfile string, err error) {
 	kdir = b.Path
-	explicit := b.Options.Kustomize != nil && b.Options.Kustomize.Dir != ""
+	explicit := opts.Kustomize != nil && opts.Kustomize.Dir != ""
 	if explicit {
 		fleetFile := path.Join(b.Path, "fleet.yaml")
-		d := b.Options.Kustomize.Dir
+		d := opts.Kustomize.Dir
 		if path.IsAbs(d) || filepath.IsAbs(d) {
 			return "", "", errorf(fleetFile, 0, "kustomize.dir %q must be relative to the bundle directory", d)
 		}
@@ -83,7 +51,7 @@ func kustomization(realRoot string, b bundle.Bundle) (kdir, kfile string, err er
 			return "", "", errorf(kdir, 0, "%w", err)
 		}
 		if explicit && errors.Is(err, os.ErrNotExist) {
-			return "", "", errorf(path.Join(b.Path, "fleet.yaml"), 0, "kustomize.dir %q does not exist", b.Options.Kustomize.Dir)
+			return "", "", errorf(path.Join(b.Path, "fleet.yaml"), 0, "kustomize.dir %q does not exist", opts.Kustomize.Dir)
 		}
 		return "", "", fmt.Errorf("rendering bundle %s: %w", b.Path, err)
 	}
@@ -93,7 +61,7 @@ func kustomization(realRoot string, b bundle.Bundle) (kdir, kfile string, err er
 		}
 	}
 	if explicit {
-		return "", "", errorf(path.Join(b.Path, "fleet.yaml"), 0, "kustomize.dir %q holds no kustomization.yaml", b.Options.Kustomize.Dir)
+		return "", "", errorf(path.Join(b.Path, "fleet.yaml"), 0, "kustomize.dir %q holds no kustomization.yaml", opts.Kustomize.Dir)
 	}
 	return "", "", nil
 }

@@ -30,6 +30,16 @@ type Store interface {
 	ListClusters(ctx context.Context) ([]Cluster, error)
 	// TouchCluster records that the cluster's agent was seen at t.
 	TouchCluster(ctx context.Context, id string, t time.Time) error
+	// SetClusterFacts replaces the facts the cluster's agent reported;
+	// ErrNotFound when the cluster is absent.
+	SetClusterFacts(ctx context.Context, id string, facts []byte) error
+
+	// PutGroup inserts or replaces a cluster group.
+	PutGroup(ctx context.Context, g Group) error
+	// ListGroups returns every group, sorted by name.
+	ListGroups(ctx context.Context) ([]Group, error)
+	// DeleteGroup removes a group; ErrNotFound when absent.
+	DeleteGroup(ctx context.Context, name string) error
 
 	// CreateToken inserts an enrollment token; ErrExists when its ID is taken.
 	CreateToken(ctx context.Context, t Token) error
@@ -92,6 +102,17 @@ type Cluster struct {
 	CreatedAt  time.Time
 	// LastSeen is when the agent last made a request; zero if never.
 	LastSeen time.Time
+	// Facts is the JSON of the wire.Facts the agent last reported; empty
+	// before the first report.
+	Facts []byte
+}
+
+// Group is a named label selector over clusters; its members follow
+// cluster labels as they change.
+type Group struct {
+	Name      string
+	Selector  string
+	CreatedAt time.Time
 }
 
 // Token is an enrollment token. Only a hash of its secret is kept.
@@ -117,6 +138,8 @@ type Source struct {
 	// Targets are label-selector strings over cluster labels; a cluster
 	// matching any of them receives the source's bundles.
 	Targets []string
+	// TargetGroups name groups whose members also receive them.
+	TargetGroups []string
 	SourceFetch
 }
 

@@ -82,13 +82,27 @@ type IgnoreFields struct {
 	JSONPointers []string `json:"jsonPointers"`
 }
 
-// SignedManifest is the body of GET /v1/agent/manifest.
+// SignedManifest is the body of GET /v1/agent/manifest. The signature
+// covers a small envelope that binds the cluster and generation to the
+// digest of the content, so a hub signs a few hundred bytes per cluster and
+// stores one copy of content that thousands of clusters share.
 type SignedManifest struct {
-	// Payload is the canonical JSON of a Manifest, embedded as is so that
+	// Payload is the canonical JSON of an Envelope, embedded as is so that
 	// the bytes verified are the bytes signed.
 	Payload []byte `json:"payload"`
 	// Signature is the ed25519 signature over SigningInput(Payload).
 	Signature []byte `json:"signature"`
+	// Content is the canonical JSON of the manifest's bundles; its Hash is
+	// the envelope's Content.
+	Content []byte `json:"content"`
+}
+
+// Envelope is what a manifest signature covers.
+type Envelope struct {
+	ClusterID  string `json:"clusterID"`
+	Generation int64  `json:"generation"`
+	// Content is the Hash of SignedManifest.Content.
+	Content string `json:"content"`
 }
 
 // ObjectsRequest is the body of POST /v1/agent/objects.

@@ -53,7 +53,30 @@ type SourceSpec struct {
 	Paths   []string `json:"paths,omitempty"`
 	Poll    Duration `json:"poll,omitempty"`
 	Targets []string `json:"targets,omitempty"`
+	// TargetGroups name cluster groups whose members receive the bundles.
+	TargetGroups []string `json:"targetGroups,omitempty"`
 }
+
+// GroupSpec is the body of POST /v1/groups.
+type GroupSpec struct {
+	Name string `json:"name"`
+	// Selector is a label selector over cluster labels and facts.
+	Selector string `json:"selector"`
+}
+
+// GroupInfo is one row of GET /v1/groups.
+type GroupInfo struct {
+	GroupSpec
+	// Members are the names of the clusters the selector matches now.
+	Members []string `json:"members"`
+}
+
+// Reserved label prefixes: facts reported by agents appear under them and
+// operators cannot set them.
+const (
+	FactLabelPrefix         = "flotilla.io/"
+	RuntimeClassLabelSuffix = "runtimeclass.flotilla.io/"
+)
 
 // SourceInfo is one row of GET /v1/sources.
 type SourceInfo struct {

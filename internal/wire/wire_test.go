@@ -86,6 +86,10 @@ func TestSignVerify(t *testing.T) {
 	}
 	tampered := sm
 	tampered.Payload = []byte(string(sm.Payload[:len(sm.Payload)-1]) + " }")
+	swapped := sm
+	other := testManifest()
+	other.Bundles[0].Commit = "evil"
+	swapped.Content, _ = ManifestContent(other.Bundles)
 	badHash := testManifest()
 	badHash.Bundles[0].Objects[0] = "../../etc/passwd"
 	smBadHash, _ := SignManifest(priv, badHash)
@@ -102,6 +106,7 @@ func TestSignVerify(t *testing.T) {
 		{"same generation again", pub, sm, "c1", 3, nil},
 		{"other key", otherPub, sm, "c1", 0, ErrBadSignature},
 		{"tampered payload", pub, tampered, "c1", 0, ErrBadSignature},
+		{"content swapped under a valid envelope", pub, swapped, "c1", 0, ErrBadContent},
 		{"other cluster", pub, sm, "c2", 0, ErrWrongCluster},
 		{"older generation", pub, sm, "c1", 4, ErrOlderGeneration},
 		{"malformed hash", pub, smBadHash, "c1", 0, errors.New("malformed")},
@@ -119,7 +124,7 @@ func TestSignVerify(t *testing.T) {
 				}
 			case err == nil:
 				t.Fatalf("VerifyManifest succeeded, want %v", tc.wantErr)
-			case errors.Is(tc.wantErr, ErrBadSignature) || errors.Is(tc.wantErr, ErrWrongCluster) || errors.Is(tc.wantErr, ErrOlderGeneration):
+			case errors.Is(tc.wantErr, ErrBadSignature) || errors.Is(tc.wantErr, ErrWrongCluster) || errors.Is(tc.wantErr, ErrOlderGeneration) || errors.Is(tc.wantErr, ErrBadContent):
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("error %v, want %v", err, tc.wantErr)
 				}
@@ -131,10 +136,15 @@ func TestSignVerify(t *testing.T) {
 // TestManifestGolden pins the canonical encoding of a manifest: a change
 // here breaks every deployed agent's signature checks.
 func TestManifestGolden(t *testing.T) {
-	got, err := Canonical(testManifest())
+	content, err := ManifestContent(testManifest().Bundles)
 	if err != nil {
 		t.Fatal(err)
 	}
+	env, err := Canonical(Envelope{ClusterID: "c1", Generation: 3, Content: Hash(content)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := append(append(env, '\n'), content...)
 	path := filepath.Join("testdata", "manifest.golden.json")
 	if *update {
 		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
@@ -155,7 +165,7 @@ func FuzzVerifyManifest(f *testing.F) {
 	sm, _ := SignManifest(priv, testManifest())
 	body, _ := json.Marshal(sm)
 	f.Add(body)
-	f.Add([]byte(`{"payload":"e30=","signature":""}`))
+	f.Add([]byte(`{"payload":"e30=","signature":"","content":"W10="}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var in SignedManifest
 		if json.Unmarshal(data, &in) != nil {

@@ -52,3 +52,24 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, r, http.StatusOK, resp)
 	return nil
 }
+
+func (s *server) putGroup(w http.ResponseWriter, r *http.Request) error {
+	var spec wire.GroupSpec
+	if err := decode(w, r, maxOpBody, &spec); err != nil {
+		return err
+	}
+	info, err := s.hub.PutGroup(r.Context(), spec)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, r, http.StatusOK, info)
+	return nil
+}
+
+func (s *server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
+	if err := s.hub.DeleteGroup(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -8,7 +8,7 @@ import (
 	"flotilla.io/flotilla/internal/store"
 )
 
-const clusterColumns = `id, name, labels, cert_serial, created_at, last_seen`
+const clusterColumns = `id, name, labels, cert_serial, created_at, last_seen, facts`
 
 // CreateCluster inserts c; ErrExists when its ID or name is taken.
 func (db *DB) CreateCluster(ctx context.Context, c store.Cluster) error {
@@ -25,8 +25,8 @@ func (db *DB) CreateCluster(ctx context.Context, c store.Cluster) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
-	_, err = db.write.ExecContext(ctx, db.q(`INSERT INTO clusters (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
-		c.ID, c.Name, labels, c.CertSerial, created, seen)
+	_, err = db.write.ExecContext(ctx, db.q(`INSERT INTO clusters (`+clusterColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		c.ID, c.Name, labels, c.CertSerial, created, seen, nonNil(c.Facts))
 	if err != nil {
 		return db.fail(doing, err)
 	}
@@ -61,13 +61,26 @@ func (db *DB) TouchCluster(ctx context.Context, id string, t time.Time) error {
 	return db.execOne(ctx, doing, `UPDATE clusters SET last_seen = `+db.d.greatest+`(last_seen, ?) WHERE id = ?`, seen, id)
 }
 
+// SetClusterFacts replaces the facts the cluster's agent reported.
+func (db *DB) SetClusterFacts(ctx context.Context, id string, facts []byte) error {
+	return db.execOne(ctx, fmt.Sprintf("setting facts of cluster %s", id), `UPDATE clusters SET facts = ? WHERE id = ?`, nonNil(facts), id)
+}
+
+// nonNil keeps NOT NULL blob columns from receiving a NULL for an empty slice.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
 func scanCluster(s scanner) (store.Cluster, error) {
 	var (
 		c             store.Cluster
 		labels        string
 		created, seen int64
 	)
-	if err := s.Scan(&c.ID, &c.Name, &labels, &c.CertSerial, &created, &seen); err != nil {
+	if err := s.Scan(&c.ID, &c.Name, &labels, &c.CertSerial, &created, &seen, &c.Facts); err != nil {
 		return store.Cluster{}, err
 	}
 	if err := fromJSON(labels, &c.Labels); err != nil {
@@ -75,5 +88,8 @@ func scanCluster(s scanner) (store.Cluster, error) {
 	}
 	c.CreatedAt = fromNanos(created)
 	c.LastSeen = fromNanos(seen)
+	if len(c.Facts) == 0 {
+		c.Facts = nil
+	}
 	return c, nil
 }

@@ -9,7 +9,7 @@ import (
 	"flotilla.io/flotilla/internal/store"
 )
 
-const sourceColumns = `name, repo, branch, paths, poll_ns, targets, commit_sha, fetch_error, fetched_at`
+const sourceColumns = `name, repo, branch, paths, poll_ns, targets, commit_sha, fetch_error, fetched_at, target_groups`
 
 // PutSource inserts or replaces a source's definition. An existing source
 // keeps its fetch state; a new one starts with s.SourceFetch.
@@ -23,15 +23,19 @@ func (db *DB) PutSource(ctx context.Context, s store.Source) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
+	groups, err := toJSON(s.TargetGroups)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
 	fetched, err := toNanos(s.FetchedAt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
-	_, err = db.write.ExecContext(ctx, db.q(`INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = db.write.ExecContext(ctx, db.q(`INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name) DO UPDATE SET
 	repo = excluded.repo, branch = excluded.branch, paths = excluded.paths,
-	poll_ns = excluded.poll_ns, targets = excluded.targets`),
-		s.Name, s.Repo, s.Branch, paths, int64(s.Poll), targets, s.Commit, s.Error, fetched)
+	poll_ns = excluded.poll_ns, targets = excluded.targets, target_groups = excluded.target_groups`),
+		s.Name, s.Repo, s.Branch, paths, int64(s.Poll), targets, s.Commit, s.Error, fetched, groups)
 	if err != nil {
 		return db.fail(doing, err)
 	}
@@ -85,11 +89,14 @@ func (db *DB) SetSourceFetch(ctx context.Context, name string, f store.SourceFet
 
 func scanSource(sc scanner) (store.Source, error) {
 	var (
-		s              store.Source
-		paths, targets string
-		poll, fetched  int64
+		s                      store.Source
+		paths, targets, groups string
+		poll, fetched          int64
 	)
-	if err := sc.Scan(&s.Name, &s.Repo, &s.Branch, &paths, &poll, &targets, &s.Commit, &s.Error, &fetched); err != nil {
+	if err := sc.Scan(&s.Name, &s.Repo, &s.Branch, &paths, &poll, &targets, &s.Commit, &s.Error, &fetched, &groups); err != nil {
+		return store.Source{}, err
+	}
+	if err := fromJSON(groups, &s.TargetGroups); err != nil {
 		return store.Source{}, err
 	}
 	if err := fromJSON(paths, &s.Paths); err != nil {

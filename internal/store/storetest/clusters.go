@@ -13,6 +13,7 @@ var clusterTests = []test{
 	{"list sorted by name", testClusterList},
 	{"duplicates", testClusterDuplicates},
 	{"touch", testClusterTouch},
+	{"facts", testClusterFacts},
 }
 
 func cluster(id, name string) store.Cluster {

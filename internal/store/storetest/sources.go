@@ -18,12 +18,13 @@ var sourceTests = []test{
 
 func source(name string) store.Source {
 	return store.Source{
-		Name:    name,
-		Repo:    "https://git.example.com/fleet/" + name + ".git",
-		Branch:  "main",
-		Paths:   []string{"apps", "infra/base"},
-		Poll:    90 * time.Second,
-		Targets: []string{"site in (north,south)", "tier=edge"},
+		Name:         name,
+		Repo:         "https://git.example.com/fleet/" + name + ".git",
+		Branch:       "main",
+		Paths:        []string{"apps", "infra/base"},
+		Poll:         90 * time.Second,
+		Targets:      []string{"site in (north,south)", "tier=edge"},
+		TargetGroups: []string{"west"},
 	}
 }
 

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"objects", objectTests},
 		{"manifests", manifestTests},
 		{"statuses", statusTests},
+		{"groups", groupTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,43 @@
+package agent
+
+import (
+	"context"
+
+	"flotilla.io/flotilla/internal/hubclient"
+)
+
+// sendLoop delivers the outbox to the hub. It runs apart from the
+// reconcile loop so that a slow, cut or black-holed link never delays an
+// apply: the reconciler only records status, this loop carries it.
+func (a *Agent) sendLoop(ctx context.Context, client *hubclient.Agent) {
+	b := newBackoff(a.clock, a.opts.RetryBase, a.opts.RetryMax)
+	for ctx.Err() == nil {
+		r, ok := a.outbox.take()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.outbox.notify:
+			}
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, a.opts.RequestTimeout)
+		err := client.Status(sctx, r)
+		cancel()
+		if err == nil {
+			b.reset()
+			if err := a.outbox.delivered(r); err != nil {
+				a.log.Warn("recording delivered status", "err", err)
+			}
+			a.log.Debug("status delivered", "generation", r.AppliedGeneration, "transitions", len(r.Transitions), "facts", r.Facts != nil)
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("reporting status failed, will retry", "err", err)
+		if !b.wait(ctx, hubclient.RetryAfter(err)) {
+			return
+		}
+	}
+}

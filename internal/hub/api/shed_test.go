@@ -1,0 +1,49 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+)
+
+func TestShed(t *testing.T) {
+	s := &server{log: slog.New(slog.DiscardHandler), slots: make(chan struct{}, 1)}
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	h := s.shed(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	first := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		h.ServeHTTP(first, httptest.NewRequest("POST", "/v1/agent/status", nil))
+		close(done)
+	}()
+	<-entered
+
+	shed := httptest.NewRecorder()
+	h.ServeHTTP(shed, httptest.NewRequest("POST", "/v1/agent/status", nil))
+	if shed.Code != http.StatusServiceUnavailable {
+		t.Fatalf("second request = %d, want 503 while the only slot is taken", shed.Code)
+	}
+	if n, err := strconv.Atoi(shed.Header().Get("Retry-After")); err != nil || n < 1 || n > 5 {
+		t.Errorf("Retry-After = %q, want 1..5 seconds", shed.Header().Get("Retry-After"))
+	}
+
+	close(release)
+	<-done
+	if first.Code != http.StatusNoContent {
+		t.Errorf("first request = %d", first.Code)
+	}
+	// The slot is free again: the next request is served.
+	ok := httptest.NewRecorder()
+	s.shed(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })).
+		ServeHTTP(ok, httptest.NewRequest("POST", "/v1/agent/status", nil))
+	if ok.Code != http.StatusNoContent {
+		t.Errorf("request after release = %d, want 204", ok.Code)
+	}
+}

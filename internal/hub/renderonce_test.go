@@ -1,0 +1,143 @@
+package hub
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"flotilla.io/flotilla/internal/gitsource"
+	"flotilla.io/flotilla/internal/pki"
+	"flotilla.io/flotilla/internal/store"
+	"flotilla.io/flotilla/internal/store/sqlstore"
+	"flotilla.io/flotilla/internal/wire"
+)
+
+// dirFetcher serves checkouts from directories the test writes, one per commit.
+type dirFetcher struct {
+	mu  sync.Mutex // guards rev
+	rev gitsource.Revision
+}
+
+func (f *dirFetcher) Fetch(context.Context, string, string, string) (gitsource.Revision, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rev, nil
+}
+
+func (f *dirFetcher) Cached(string, string) (gitsource.Revision, error) {
+	return gitsource.Revision{}, fmt.Errorf("no cache")
+}
+
+func (f *dirFetcher) commit(t testing.TB, sha string, files map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mu.Lock()
+	f.rev = gitsource.Revision{Commit: sha, Dir: dir}
+	f.mu.Unlock()
+}
+
+const perEnvFleet = `defaultNamespace: app
+targetCustomizations:
+  - name: dev
+    clusterSelector: {matchLabels: {env: dev}}
+    namespace: app-dev
+  - name: test
+    clusterSelector: {matchLabels: {env: test}}
+    namespace: app-test
+  - name: prod
+    clusterSelector: {matchLabels: {env: prod}}
+    namespace: app-prod
+`
+
+func configMapYAML(name, value string) string {
+	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  v: %q\n", name, value)
+}
+
+// TestRenderOncePerGroup enrolls 1,000 clusters in three label groups: each
+// commit renders every bundle at most three times, and clusters of a group
+// share object hashes.
+func TestRenderOncePerGroup(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ca, _, err := pki.NewCA("test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	fetcher := &dirFetcher{}
+	h, err := New(Options{Store: db, CA: ca, SigningKey: key, Fetcher: fetcher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := []string{"dev", "test", "prod"}
+	const clusters = 1000
+	for i := range clusters {
+		c := store.Cluster{ID: fmt.Sprintf("c%04d", i), Name: fmt.Sprintf("edge-%04d", i), Labels: map[string]string{"env": envs[i%3]}, CreatedAt: time.Now()}
+		if err := db.CreateCluster(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.AddSource(ctx, wire.SourceSpec{Name: "fleet", Repo: "unused", Targets: []string{"env"}}); err != nil {
+		t.Fatal(err)
+	}
+	files := func(v string) map[string]string {
+		return map[string]string{
+			"a/fleet.yaml": perEnvFleet, "a/cm.yaml": configMapYAML("a", v),
+			"b/fleet.yaml": perEnvFleet, "b/cm.yaml": configMapYAML("b", v),
+		}
+	}
+	for i, v := range []string{"one", "two"} {
+		fetcher.commit(t, fmt.Sprintf("commit-%d", i), files(v))
+		before := testutil.ToFloat64(h.metrics.renders)
+		h.syncByName(ctx, "fleet")
+		renders := testutil.ToFloat64(h.metrics.renders) - before
+		if renders > 2*3 {
+			t.Errorf("commit %d: %v renders for 2 bundles and 3 groups, want at most 6", i, renders)
+		}
+		if renders == 0 {
+			t.Errorf("commit %d: nothing rendered", i)
+		}
+	}
+	// Clusters of one group share the same objects; groups differ.
+	seen := map[string]map[string]bool{}
+	for i := range 30 {
+		m, err := db.GetManifest(ctx, fmt.Sprintf("c%04d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := envs[i%3]
+		if seen[env] == nil {
+			seen[env] = map[string]bool{}
+		}
+		seen[env][m.Digest] = true
+	}
+	for env, digests := range seen {
+		if len(digests) != 1 {
+			t.Errorf("env %s: %d distinct manifests, want 1", env, len(digests))
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("%d distinct envs seen", len(seen))
+	}
+}

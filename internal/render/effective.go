@@ -1,0 +1,89 @@
+package render
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"flotilla.io/flotilla/internal/bundle"
+)
+
+// Options tune RenderEffective; the zero value renders local content only.
+type Options struct {
+	// ChartCacheDir keeps remote Helm charts by digest (the hub passes
+	// DATA-DIR/charts); empty fetches them every time.
+	ChartCacheDir string
+	// AllowRemoteKustomize lets kustomizations name remote resources;
+	// otherwise they are refused before Kustomize runs.
+	AllowRemoteKustomize bool
+	// HTTPClient fetches remote charts; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+}
+
+// RenderEffective renders one bundle of the checkout at root with the
+// options Resolve chose for a group of clusters. Objects come back sorted
+// by group, kind, namespace and name, exactly as the agent applies them.
+//
+// A Helm chart (helm.chart, helm.repo, or a Chart.yaml in the bundle) is
+// rendered with Helm, then with Kustomize when kustomize.dir (or the
+// bundle directory) holds a kustomization, as Fleet post-renders; else a
+// kustomization is built; else every manifest file is read and
+// yaml.overlays applied. Failures located in a file are *Error.
+func RenderEffective(ctx context.Context, root string, b bundle.Bundle, e Effective, opts Options) ([]*unstructured.Unstructured, error) {
+	if b.Err != nil {
+		return nil, fmt.Errorf("rendering bundle %s: %w", b.Path, b.Err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	realRoot, err := bundle.RealRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := bundle.CleanRel(b.Path)
+	if err != nil {
+		return nil, fmt.Errorf("rendering bundle %s: %w", b.Path, err)
+	}
+	b.Path = dir
+	b.Exclude = e.Exclude
+	items, err := renderItems(ctx, realRoot, b, e, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := setNamespaces(items, e.Options); err != nil {
+		return nil, err
+	}
+	items = ensureNamespace(items, e.Options)
+	return sortObjects(items)
+}
+
+func renderItems(ctx context.Context, realRoot string, b bundle.Bundle, e Effective, opts Options) ([]item, error) {
+	kdir, kfile, err := kustomization(realRoot, b, e.Options)
+	if err != nil {
+		return nil, err
+	}
+	k := kustomizeRun{kdir: kdir, kfile: kfile, allowRemote: opts.AllowRemoteKustomize}
+	if h := helmChart(realRoot, b, e); h != nil {
+		manifest, where, err := renderHelm(ctx, realRoot, b, e, h, opts)
+		if err != nil {
+			return nil, err
+		}
+		if kfile == "" {
+			return decodeManifests(where, manifest)
+		}
+		k.helmOutput = manifest
+		return renderKustomize(ctx, realRoot, k)
+	}
+	if kfile != "" {
+		return renderKustomize(ctx, realRoot, k)
+	}
+	var overlays []string
+	if e.Options.YAML != nil {
+		overlays = e.Options.YAML.Overlays
+	}
+	return renderRaw(ctx, realRoot, b, overlays)
+}

@@ -1,0 +1,45 @@
+package render
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"flotilla.io/flotilla/internal/bundle"
+)
+
+// builtinNamespaces exist on every cluster and can never be deleted; a
+// bundle never renders them.
+var builtinNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true}
+
+// ensureNamespace makes the bundle's release namespace (namespace, else
+// defaultNamespace) part of the render, as Fleet creates it when it
+// installs the bundle (Helm's CreateNamespace) and then sets
+// namespaceLabels and namespaceAnnotations on it. A Namespace of that name
+// rendered by the bundle itself gets the labels and annotations merged in;
+// otherwise one is added. The built-in namespaces are left alone.
+func ensureNamespace(items []item, opts bundle.DeploymentOptions) []item {
+	name := releaseNamespace(opts)
+	if builtinNamespaces[name] {
+		return items
+	}
+	for _, it := range items {
+		gvk := it.obj.GroupVersionKind()
+		if gvk.Group == "" && gvk.Kind == "Namespace" && it.obj.GetName() == name {
+			if len(opts.NamespaceLabels) > 0 {
+				it.obj.SetLabels(mergeStrings(it.obj.GetLabels(), opts.NamespaceLabels))
+			}
+			if len(opts.NamespaceAnnotations) > 0 {
+				it.obj.SetAnnotations(mergeStrings(it.obj.GetAnnotations(), opts.NamespaceAnnotations))
+			}
+			return items
+		}
+	}
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace"}}
+	ns.SetName(name)
+	if len(opts.NamespaceLabels) > 0 {
+		ns.SetLabels(opts.NamespaceLabels)
+	}
+	if len(opts.NamespaceAnnotations) > 0 {
+		ns.SetAnnotations(opts.NamespaceAnnotations)
+	}
+	return append(items, item{obj: ns, file: "fleet.yaml"})
+}

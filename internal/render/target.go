@@ -1,0 +1,237 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"flotilla.io/flotilla/internal/bundle"
+)
+
+// Target is what a render may know about one cluster.
+type Target struct {
+	// Name is the cluster's name, matched by clusterName.
+	Name string
+	// Labels are the cluster's labels, including the reserved fact labels.
+	Labels map[string]string
+	// Groups maps the name of every cluster group the cluster is in to that
+	// group's labels, for clusterGroup and clusterGroupSelector.
+	Groups map[string]map[string]string
+	// KubeVersion is the cluster's Kubernetes version, e.g. "v1.37.2";
+	// empty means Helm's default.
+	KubeVersion string
+	// APIVersions are the group/versions the cluster serves; nil means
+	// Helm's default set.
+	APIVersions []string
+}
+
+// Effective is what one bundle renders for one cluster: its options after
+// the first matching target customization, and the cluster facts Helm
+// reads. Two clusters with equal Keys render identically.
+type Effective struct {
+	// Path is the bundle directory relative to the checkout root.
+	Path string `json:"path"`
+	// Exclude lists the directories of other bundles under Path.
+	Exclude []string `json:"exclude,omitempty"`
+	// Customization names the target customization that matched; empty
+	// when none did.
+	Customization string `json:"customization,omitempty"`
+	// Options are the bundle's deployment options after customization.
+	// Helm values and values files are kept in Values, in merge order.
+	Options bundle.DeploymentOptions `json:"options"`
+	// Values are the Helm value layers in Fleet's merge order: values,
+	// then valuesFiles, of the bundle, then of the customization.
+	Values []ValuesLayer `json:"values,omitempty"`
+	// ReleaseName is the Helm release name. Resolve sets helm.releaseName,
+	// else the bundle name without a source prefix; the hub, which knows
+	// the source, may set Fleet's bundle name before calling Key.
+	ReleaseName string `json:"releaseName,omitempty"`
+	// KubeVersion and APIVersions are the target's facts, kept only when
+	// the bundle renders with Helm (nothing else reads them).
+	KubeVersion string   `json:"kubeVersion,omitempty"`
+	APIVersions []string `json:"apiVersions,omitempty"`
+}
+
+// UseBundleName makes the bundle's full name (Fleet's "<source>-<path>",
+// or fleet.yaml's name) the Helm release name, unless helm.releaseName
+// sets one, as Fleet names releases. Callers that know the source call it
+// before Key.
+func (e *Effective) UseBundleName(name string) {
+	if e.Options.Helm != nil && e.Options.Helm.ReleaseName != "" {
+		return
+	}
+	e.ReleaseName = shortReleaseName(name)
+}
+
+// ValuesLayer is one source of Helm values: inline values or a file
+// relative to the bundle directory.
+type ValuesLayer struct {
+	Values map[string]any `json:"values,omitempty"`
+	File   string         `json:"file,omitempty"`
+}
+
+// Key is a stable hash of everything the render reads besides the
+// checkout's content: the hub adds the commit.
+func (e Effective) Key() string {
+	// encoding/json sorts map keys, so equal options encode equally.
+	data, err := json.Marshal(e)
+	if err != nil {
+		// Only values JSON cannot hold (a YAML .nan) get here; fmt also
+		// prints maps in key order.
+		data = fmt.Appendf(nil, "%#v", e)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// Resolve picks the first target customization of b that matches t and
+// returns the effective options; skip is true when that customization
+// says doNotDeploy. It reads no files: valuesFiles are read at render time.
+func Resolve(b bundle.Bundle, t Target) (eff Effective, skip bool, err error) {
+	opts := b.Options.DeploymentOptions
+	eff = Effective{Path: b.Path, Exclude: b.Exclude}
+	var custom *bundle.TargetCustomization
+	customizations := b.Options.Customizations()
+	for i := range customizations {
+		tc := &customizations[i]
+		ok, err := matches(tc.Target, t)
+		if err != nil {
+			return Effective{}, false, fmt.Errorf("matching target customization %d %q: %w", i, tc.Name, err)
+		}
+		if ok {
+			custom = tc
+			break
+		}
+	}
+	eff.Values = valueLayers(opts.Helm)
+	if custom != nil {
+		eff.Customization = custom.Name
+		if custom.DoNotDeploy {
+			return eff, true, nil
+		}
+		eff.Values = append(eff.Values, valueLayers(custom.Helm)...)
+		opts = mergeOptions(opts, custom.DeploymentOptions)
+	}
+	if opts.Helm != nil {
+		h := *opts.Helm
+		h.Values, h.ValuesFiles = nil, nil
+		opts.Helm = &h
+	}
+	for i, l := range eff.Values {
+		if l.File != "" {
+			continue
+		}
+		v, err := clusterValues(l.Values, opts.Helm, t)
+		if err != nil {
+			return Effective{}, false, err
+		}
+		eff.Values[i].Values = v
+	}
+	eff.Options = opts
+	eff.ReleaseName = releaseName(b, opts)
+	if usesHelm(b, opts) {
+		eff.KubeVersion = t.KubeVersion
+		if t.APIVersions != nil {
+			eff.APIVersions = slices.Sorted(slices.Values(t.APIVersions))
+			eff.APIVersions = slices.Compact(eff.APIVersions)
+		}
+	}
+	return eff, false, nil
+}
+
+// Base is the effective options of b with no target customization, for
+// callers that render a bundle without a cluster in mind.
+func Base(b bundle.Bundle) Effective {
+	eff := Effective{Path: b.Path, Exclude: b.Exclude, Options: b.Options.DeploymentOptions}
+	eff.Values = valueLayers(eff.Options.Helm)
+	if eff.Options.Helm != nil {
+		h := *eff.Options.Helm
+		h.Values, h.ValuesFiles = nil, nil
+		eff.Options.Helm = &h
+	}
+	eff.ReleaseName = releaseName(b, eff.Options)
+	return eff
+}
+
+func valueLayers(h *bundle.HelmOptions) []ValuesLayer {
+	if h == nil {
+		return nil
+	}
+	var out []ValuesLayer
+	if len(h.Values) > 0 {
+		out = append(out, ValuesLayer{Values: h.Values})
+	}
+	for _, f := range h.ValuesFiles {
+		out = append(out, ValuesLayer{File: f})
+	}
+	return out
+}
+
+// releaseName is Fleet's: helm.releaseName, else the bundle's name.
+func releaseName(b bundle.Bundle, opts bundle.DeploymentOptions) string {
+	if opts.Helm != nil && opts.Helm.ReleaseName != "" {
+		return opts.Helm.ReleaseName
+	}
+	if b.Options.Name != "" {
+		return shortReleaseName(b.Options.Name)
+	}
+	return shortReleaseName(bundle.Name("", b.Path))
+}
+
+// usesHelm reports whether the render runs Helm, the only reader of the
+// cluster's version facts: leaving them out of other keys lets clusters
+// of every version share one render.
+func usesHelm(b bundle.Bundle, opts bundle.DeploymentOptions) bool {
+	return opts.Helm != nil || b.Chart
+}
+
+// matches reports whether a target customization selects the cluster, as
+// Fleet matches: every criterion given must hold, and a customization with
+// none matches nothing.
+func matches(sel bundle.Target, t Target) (bool, error) {
+	if sel.ClusterName == "" && sel.ClusterSelector == nil && sel.ClusterGroup == "" && sel.ClusterGroupSelector == nil {
+		return false, nil
+	}
+	if sel.ClusterName != "" && sel.ClusterName != t.Name {
+		return false, nil
+	}
+	if sel.ClusterSelector != nil {
+		ok, err := selects(sel.ClusterSelector, t.Labels)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	if sel.ClusterGroup == "" && sel.ClusterGroupSelector == nil {
+		return true, nil
+	}
+	// One group must satisfy both the name and the selector.
+	for name, groupLabels := range t.Groups {
+		if sel.ClusterGroup != "" && name != sel.ClusterGroup {
+			continue
+		}
+		if sel.ClusterGroupSelector != nil {
+			ok, err := selects(sel.ClusterGroupSelector, groupLabels)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+func selects(ls *metav1.LabelSelector, set map[string]string) (bool, error) {
+	s, err := metav1.LabelSelectorAsSelector(ls)
+	if err != nil {
+		return false, err
+	}
+	return s.Matches(labels.Set(set)), nil
+}
