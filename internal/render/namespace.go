@@ -6,6 +6,11 @@ import (
 	"flotilla.io/flotilla/internal/bundle"
 )
 
+// KeepAnnotation marks objects that must outlive their bundle: pruning
+// leaves them in place. It is Helm's resource policy, which kubectl users
+// know.
+const KeepAnnotation = "helm.sh/resource-policy"
+
 // builtinNamespaces exist on every cluster and can never be deleted; a
 // bundle never renders them.
 var builtinNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true}
@@ -38,8 +43,12 @@ func ensureNamespace(items []item, opts bundle.DeploymentOptions) []item {
 	if len(opts.NamespaceLabels) > 0 {
 		ns.SetLabels(opts.NamespaceLabels)
 	}
-	if len(opts.NamespaceAnnotations) > 0 {
-		ns.SetAnnotations(opts.NamespaceAnnotations)
+	annotations := mergeStrings(nil, opts.NamespaceAnnotations)
+	if !opts.DeleteNamespace {
+		// Fleet keeps the namespace it created when the bundle goes
+		// (deleteNamespace: false): pruning it would delete everything in it.
+		annotations = mergeStrings(annotations, map[string]string{KeepAnnotation: "keep"})
 	}
+	ns.SetAnnotations(annotations)
 	return append(items, item{obj: ns, file: "fleet.yaml"})
 }
