@@ -55,6 +55,10 @@ func newTransport(tlsConfig *tls.Config) *http.Transport {
 		TLSHandshakeTimeout: 10 * time.Second,
 		IdleConnTimeout:     90 * time.Second,
 		MaxIdleConnsPerHost: 2,
+		// A black-holed link leaves a connection that looks open: pinging
+		// an idle HTTP/2 connection finds it dead in ~25 s instead of at
+		// the end of a 90 s long-poll.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: 15 * time.Second, PingTimeout: 10 * time.Second},
 	}
 }
 

@@ -81,3 +81,23 @@ func TestLastWriterIsUs(t *testing.T) {
 		})
 	}
 }
+
+func TestKeptByPolicy(t *testing.T) {
+	tests := []struct {
+		name string
+		ann  map[string]string
+		want bool
+	}{
+		{"none", nil, false},
+		{"keep", map[string]string{AnnotationResourcePolicy: "keep"}, true},
+		{"keep with spaces", map[string]string{AnnotationResourcePolicy: " keep "}, true},
+		{"other value", map[string]string{AnnotationResourcePolicy: "delete"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := keptByPolicy(tc.ann); got != tc.want {
+				t.Errorf("keptByPolicy = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

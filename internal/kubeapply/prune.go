@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -16,6 +17,16 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 )
+
+// AnnotationResourcePolicy with the value "keep" marks an object that is
+// never pruned nor deleted with its set, as Helm does; the hub sets it on
+// the namespace a bundle's defaultNamespace creates, as Fleet keeps it.
+const AnnotationResourcePolicy = "helm.sh/resource-policy"
+
+// keptByPolicy reports whether annotations ask to keep the object.
+func keptByPolicy(annotations map[string]string) bool {
+	return strings.TrimSpace(annotations[AnnotationResourcePolicy]) == "keep"
+}
 
 // listPageSize bounds the memory one list page takes on a small agent.
 const listPageSize = 500
@@ -145,6 +156,10 @@ func (a *Applier) listMembers(ctx context.Context, m *meta.RESTMapping, id strin
 		// The selector already demands the label; checking again costs
 		// nothing and guards the one promise prune must keep.
 		if om.GetLabels()[LabelPartOf] != id || om.GetDeletionTimestamp() != nil {
+			return
+		}
+		if keptByPolicy(om.GetAnnotations()) {
+			a.log.Info("not pruning object kept by its resource policy", "kind", m.GroupVersionKind.Kind, "namespace", om.GetNamespace(), "name", om.GetName())
 			return
 		}
 		out = append(out, candidate{
