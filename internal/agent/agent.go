@@ -70,6 +70,8 @@ type Agent struct {
 
 	// kick wakes the reconcile loop; it holds at most one pending wake-up.
 	kick chan struct{}
+	// reachable tells the sender the hub answered the poller; one pending.
+	reachable chan struct{}
 
 	mu sync.Mutex // guards the following
 	// current is the verified desired state the reconciler enforces.
@@ -114,7 +116,7 @@ func New(opts Options) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{opts: opts, log: log, clock: opts.Clock, store: store{dir: opts.StateDir}, outbox: newOutbox(opts.StateDir), kick: make(chan struct{}, 1)}, nil
+	return &Agent{opts: opts, log: log, clock: opts.Clock, store: store{dir: opts.StateDir}, outbox: newOutbox(opts.StateDir), kick: make(chan struct{}, 1), reachable: make(chan struct{}, 1)}, nil
 }
 
 // Run enrolls if needed, then polls and reconciles until ctx ends.

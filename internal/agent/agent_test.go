@@ -36,6 +36,8 @@ type fakeHub struct {
 	reps []wire.StatusReport
 	// shedding makes every agent route answer 503 with Retry-After.
 	shedding bool
+	// statusFailures is how many status posts to fail with 500 first.
+	statusFailures int
 }
 
 func newFakeHub(t *testing.T) *fakeHub {
@@ -72,6 +74,12 @@ func newFakeHub(t *testing.T) *fakeHub {
 		var rep wire.StatusReport
 		_ = json.NewDecoder(r.Body).Decode(&rep)
 		h.mu.Lock()
+		if h.statusFailures > 0 {
+			h.statusFailures--
+			h.mu.Unlock()
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
 		h.reps = append(h.reps, rep)
 		h.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
@@ -382,4 +390,32 @@ func TestAgentIgnoresCorruptKeptObject(t *testing.T) {
 	if got.desired != nil || got.problem == nil || !strings.Contains(got.problem.Error(), "corrupt") {
 		t.Fatalf("load of a corrupt object = %+v, want no state and a corruption error", got)
 	}
+}
+
+// TestStatusGoesOnceTheHubAnswers: status that failed to send waits out no
+// backoff once the poller hears from the hub again.
+func TestStatusGoesOnceTheHubAnswers(t *testing.T) {
+	hub := newFakeHub(t)
+	dir := t.TempDir()
+	hub.enrollInto(t, dir, "c1")
+	hub.serve(t, "c1", 1, configMap("a", "1"))
+	hub.mu.Lock()
+	hub.statusFailures = 1
+	hub.mu.Unlock()
+	// An hour of backoff: only the poller's signal can deliver in time.
+	a, err := New(Options{StateDir: dir, Applier: &fakeApplier{}, Resync: time.Hour, PollTimeout: 5 * time.Second, RetryBase: time.Hour, RetryMax: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	eventually(t, "the status after a failed post", func() bool {
+		r, ok := hub.lastReport()
+		return ok && r.AppliedGeneration == 1
+	})
 }

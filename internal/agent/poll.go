@@ -24,9 +24,11 @@ func (a *Agent) pollLoop(ctx context.Context, id *identity, client *hubclient.Ag
 			a.log.Warn("polling the hub failed", "err", err)
 		case sm == nil:
 			b.reset()
+			a.hubAnswered()
 			a.hubAgrees()
 			continue
 		default:
+			a.hubAnswered()
 			err = a.accept(ctx, id, client, *sm, have)
 			if err == nil {
 				b.reset()

@@ -36,8 +36,29 @@ func (a *Agent) sendLoop(ctx context.Context, client *hubclient.Agent) {
 			return
 		}
 		a.log.Warn("reporting status failed, will retry", "err", err)
-		if !b.wait(ctx, hubclient.RetryAfter(err)) {
-			return
+		if hubclient.RetryAfter(err) > 0 {
+			// The hub asked for patience: give it, whatever the poller sees.
+			if !b.wait(ctx, hubclient.RetryAfter(err)) {
+				return
+			}
+			continue
 		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.clock.After(b.next(0)):
+		case <-a.reachable:
+			// The poller just heard from the hub: status that waited out
+			// an outage goes now, not after the rest of the backoff.
+			b.reset()
+		}
+	}
+}
+
+// hubAnswered tells the sender that the hub is reachable again.
+func (a *Agent) hubAnswered() {
+	select {
+	case a.reachable <- struct{}{}:
+	default:
 	}
 }
