@@ -28,6 +28,27 @@ func (h *Hub) recomputeAll(ctx context.Context) error {
 	return h.recompute(ctx, cs)
 }
 
+// recomputeTargeted recomputes the clusters a source targets: a new commit
+// of one source changes no other cluster's manifest. A change to the
+// source's targets goes through AddSource, which recomputes every cluster.
+func (h *Hub) recomputeTargeted(ctx context.Context, source string) error {
+	cs, err := h.store.ListClusters(ctx)
+	if err != nil {
+		return fmt.Errorf("listing clusters: %w", err)
+	}
+	t, err := h.loadTargets(ctx)
+	if err != nil {
+		return err
+	}
+	var targeted []store.Cluster
+	for _, c := range cs {
+		if t.targeted(source, labels.Set(clusterLabels(c))) {
+			targeted = append(targeted, c)
+		}
+	}
+	return h.recompute(ctx, targeted)
+}
+
 // recompute gives each cluster a new signed manifest when its targeted
 // bundles changed, and wakes its long-poll.
 func (h *Hub) recompute(ctx context.Context, clusters []store.Cluster) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,10 +29,22 @@ func (h *Hub) AddSource(ctx context.Context, spec wire.SourceSpec) (wire.SourceI
 	if err != nil {
 		return wire.SourceInfo{}, err
 	}
+	old, err := h.store.GetSource(ctx, s.Name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return wire.SourceInfo{}, fmt.Errorf("loading source %s: %w", s.Name, err)
+	}
+	retarget := err == nil && (!slices.Equal(old.Targets, s.Targets) || !slices.Equal(old.TargetGroups, s.TargetGroups))
 	if err := h.store.PutSource(ctx, s); err != nil {
 		return wire.SourceInfo{}, fmt.Errorf("storing source %s: %w", s.Name, err)
 	}
 	h.log.Info("source saved", "source", s.Name, "repo", redactURL(s.Repo), "branch", s.Branch, "paths", s.Paths, "targets", s.Targets)
+	// Clusters that gain or lose the source follow at once with what is
+	// loaded; a new commit follows the fetch.
+	if retarget {
+		if err := h.recomputeAll(ctx); err != nil {
+			return wire.SourceInfo{}, err
+		}
+	}
 	select {
 	case h.syncNow <- s.Name:
 	default: // the loop is busy; the source is due anyway since it was never fetched or changed

@@ -127,7 +127,7 @@ func (h *Hub) load(ctx context.Context, s store.Source, dir string) {
 	h.mu.Unlock()
 	h.forgetRenders(l, old)
 	log.Info("source loaded", "commit", s.Commit, "bundles", len(bundles))
-	if err := h.recomputeAll(ctx); err != nil {
+	if err := h.recomputeTargeted(ctx, s.Name); err != nil {
 		log.Error("computing manifests", "err", err)
 	}
 }

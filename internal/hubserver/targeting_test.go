@@ -154,3 +154,29 @@ func getMetrics(t *testing.T, h *testHub) string {
 	}
 	return fmt.Sprint(string(b))
 }
+
+// TestRetargetingFollowsAtOnce: changing a source's targets moves its
+// bundles without waiting for a new commit.
+func TestRetargetingFollowsAtOnce(t *testing.T) {
+	h := startHub(t)
+	ctx := context.Background()
+	bare := filepath.Join(t.TempDir(), "fleet.git")
+	gitserver.InitBare(t, bare)
+	w := gitserver.NewWork(t, bare)
+	w.WriteFile(t, "app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n")
+	w.CommitAndPush(t, "one")
+	spec := wire.SourceSpec{Name: "fleet", Repo: bare, Poll: wire.Duration(time.Hour), Targets: []string{"env=dev"}}
+	if _, err := h.op.AddSource(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	dev, _ := enrollAgent(t, h, "dev", map[string]string{"env": "dev"})
+	prod, _ := enrollAgent(t, h, "prod", map[string]string{"env": "prod"})
+	waitBundles(t, dev, "fleet-app")
+	waitBundles(t, prod, "")
+	spec.Targets = []string{"env=prod"}
+	if _, err := h.op.AddSource(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	waitBundles(t, dev, "")
+	waitBundles(t, prod, "fleet-app")
+}
