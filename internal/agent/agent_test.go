@@ -68,7 +68,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 			out[k] = h.objs[k]
 		}
 		h.mu.Unlock()
-		_ = json.NewEncoder(w).Encode(wire.ObjectsResponse{Objects: out})
+		_ = json.NewEncoder(w).Encode(wire.ObjectsResponse{Objects: wire.RawObjects(out)})
 	})
 	mux.HandleFunc("POST /v1/agent/status", func(w http.ResponseWriter, r *http.Request) {
 		var rep wire.StatusReport

@@ -121,7 +121,7 @@ func (a *Agent) Objects(ctx context.Context, hashes []string) (map[string][]byte
 	if _, err := a.c.do(ctx, http.MethodPost, "/v1/agent/objects", wire.ObjectsRequest{Hashes: hashes}, &resp); err != nil {
 		return nil, err
 	}
-	return resp.Objects, nil
+	return resp.Bytes(), nil
 }
 
 // Status posts a status report.

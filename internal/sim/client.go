@@ -188,7 +188,7 @@ func (c *client) objects(ctx context.Context, hashes []string) (map[string][]byt
 	if _, err := c.do(ctx, http.MethodPost, "/v1/agent/objects", wire.ObjectsRequest{Hashes: hashes}, &resp); err != nil {
 		return nil, err
 	}
-	return resp.Objects, nil
+	return resp.Bytes(), nil
 }
 
 func (c *client) status(ctx context.Context, r wire.StatusReport) error {

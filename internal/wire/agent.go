@@ -1,6 +1,9 @@
 package wire
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // EnrollRequest is the body of POST /v1/enroll. The token proves the agent
 // may join; the CSR (PEM) carries the public key its client certificate will
@@ -92,9 +95,10 @@ type SignedManifest struct {
 	Payload []byte `json:"payload"`
 	// Signature is the ed25519 signature over SigningInput(Payload).
 	Signature []byte `json:"signature"`
-	// Content is the canonical JSON of the manifest's bundles; its Hash is
-	// the envelope's Content.
-	Content []byte `json:"content"`
+	// Content is the canonical JSON of the manifest's bundles, embedded as
+	// JSON (not base64) so that it compresses; its Hash is the envelope's
+	// Content. encoding/json keeps canonical bytes as they are.
+	Content json.RawMessage `json:"content"`
 }
 
 // Envelope is what a manifest signature covers.
@@ -111,9 +115,28 @@ type ObjectsRequest struct {
 }
 
 // ObjectsResponse carries objects by hash. Each value is the object's
-// canonical bytes; the agent checks that they hash to their key.
+// canonical bytes, embedded as JSON; the agent checks that they hash to
+// their key.
 type ObjectsResponse struct {
-	Objects map[string][]byte `json:"objects"`
+	Objects map[string]json.RawMessage `json:"objects"`
+}
+
+// RawObjects converts objects by hash for an ObjectsResponse.
+func RawObjects(objs map[string][]byte) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(objs))
+	for h, b := range objs {
+		out[h] = b
+	}
+	return out
+}
+
+// Bytes returns the objects of a response as plain bytes by hash.
+func (r ObjectsResponse) Bytes() map[string][]byte {
+	out := make(map[string][]byte, len(r.Objects))
+	for h, b := range r.Objects {
+		out[h] = b
+	}
+	return out
 }
 
 // Bundle states, named as Rancher Fleet names them.

@@ -84,7 +84,7 @@ func (s *server) objects(w http.ResponseWriter, r *http.Request, clusterID strin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, r, http.StatusOK, wire.ObjectsResponse{Objects: objs})
+	writeJSON(w, r, http.StatusOK, wire.ObjectsResponse{Objects: wire.RawObjects(objs)})
 	return nil
 }
 
