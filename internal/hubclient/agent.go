@@ -32,7 +32,10 @@ func Enroll(ctx context.Context, tok token.Token, name string, csrPEM []byte) (w
 			return verifyPinned(cs, tok.CAHash, host)
 		},
 	}
-	c := &client{base: tok.HubURL, http: &http.Client{Transport: newTransport(cfg)}, agent: true}
+	tr := newTransport(cfg)
+	// One request on a connection trusted only for enrollment: do not keep it.
+	defer tr.CloseIdleConnections()
+	c := &client{base: tok.HubURL, http: &http.Client{Transport: tr}, agent: true}
 	var resp wire.EnrollResponse
 	if _, err := c.do(ctx, http.MethodPost, "/v1/enroll", wire.EnrollRequest{Token: tok.String(), Name: name, CSR: string(csrPEM)}, &resp); err != nil {
 		return wire.EnrollResponse{}, fmt.Errorf("enrolling: %w", err)
