@@ -13,9 +13,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-
 	"flotilla.io/flotilla/internal/agent"
 	"flotilla.io/flotilla/internal/kubeapply"
 )
@@ -59,7 +56,7 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("parsing --log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg, err := kubeConfig(kubeconfig)
+	cfg, err := kubeapply.LoadConfig(kubeconfig, "flotilla-agent/"+version)
 	if err != nil {
 		return err
 	}
@@ -73,23 +70,4 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return a.Run(ctx)
-}
-
-// kubeConfig loads a kubeconfig file, or the in-cluster config without one.
-func kubeConfig(path string) (*rest.Config, error) {
-	var (
-		cfg *rest.Config
-		err error
-	)
-	if path != "" {
-		cfg, err = clientcmd.BuildConfigFromFlags("", path)
-	} else {
-		cfg, err = rest.InClusterConfig()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading Kubernetes client config: %w", err)
-	}
-	// QPS and Burst stay unset: kubeapply picks limits meant for bulk apply.
-	cfg.UserAgent = "flotilla-agent/" + version
-	return cfg, nil
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"flotilla.io/flotilla/internal/agent"
 	"flotilla.io/flotilla/internal/kubeapply"
@@ -26,7 +23,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := kubeConfig(kubeconfig)
+			cfg, err := kubeapply.LoadConfig(kubeconfig, "flotilla-agent/"+version)
 			if err != nil {
 				return err
 			}
@@ -76,23 +73,4 @@ func newAgentManifestCmd() *cobra.Command {
 	f.StringVar(&o.Name, "name", "", "cluster name to enroll as (default: chosen by the hub)")
 	_ = cmd.MarkFlagRequired("token")
 	return cmd
-}
-
-// kubeConfig loads a kubeconfig file, or the in-cluster config without one.
-func kubeConfig(path string) (*rest.Config, error) {
-	var (
-		cfg *rest.Config
-		err error
-	)
-	if path != "" {
-		cfg, err = clientcmd.BuildConfigFromFlags("", path)
-	} else {
-		cfg, err = rest.InClusterConfig()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading Kubernetes client config: %w", err)
-	}
-	// QPS and Burst stay unset: kubeapply picks limits meant for bulk apply.
-	cfg.UserAgent = "flotilla-agent/" + version
-	return cfg, nil
 }
