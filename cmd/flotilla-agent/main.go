@@ -14,7 +14,6 @@ import (
 	"syscall"
 
 	"flotilla.io/flotilla/internal/agent"
-	"flotilla.io/flotilla/internal/kubeapply"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -56,18 +55,6 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("parsing --log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg, err := kubeapply.LoadConfig(kubeconfig, "flotilla-agent/"+version)
-	if err != nil {
-		return err
-	}
-	applier, err := kubeapply.New(cfg, kubeapply.Options{FieldManager: "flotilla", ParentNamespace: "flotilla-system", Logger: log})
-	if err != nil {
-		return err
-	}
-	opts.Applier, opts.Logger = applier, log
-	a, err := agent.New(opts)
-	if err != nil {
-		return err
-	}
-	return a.Run(ctx)
+	opts.Logger = log
+	return agent.RunCluster(ctx, kubeconfig, "flotilla-agent/"+version, opts)
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"flotilla.io/flotilla/internal/agent"
-	"flotilla.io/flotilla/internal/kubeapply"
 )
 
 func newAgentCmd(g *globals) *cobra.Command {
@@ -23,20 +22,8 @@ func newAgentCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := kubeapply.LoadConfig(kubeconfig, "flotilla-agent/"+version)
-			if err != nil {
-				return err
-			}
-			applier, err := kubeapply.New(cfg, kubeapply.Options{FieldManager: "flotilla", ParentNamespace: "flotilla-system", Logger: log})
-			if err != nil {
-				return err
-			}
-			opts.Applier, opts.Logger = applier, log
-			a, err := agent.New(opts)
-			if err != nil {
-				return err
-			}
-			return a.Run(cmd.Context())
+			opts.Logger = log
+			return agent.RunCluster(cmd.Context(), kubeconfig, "flotilla-agent/"+version, opts)
 		},
 	}
 	f := cmd.Flags()

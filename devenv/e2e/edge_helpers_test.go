@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +15,6 @@ import (
 	"flotilla.io/flotilla/internal/clientconfig"
 	"flotilla.io/flotilla/internal/hubclient"
 	"flotilla.io/flotilla/internal/hubserver"
-	"flotilla.io/flotilla/internal/kubeapply"
 	"flotilla.io/flotilla/internal/testenv/faultproxy"
 )
 
@@ -67,33 +65,11 @@ func freeAddr(f *fleet) string {
 // tests of outages converge in seconds once the link returns.
 func (f *fleet) startEdgeAgent(name string, cluster *kubeapiserver.Server, token string) {
 	f.t.Helper()
-	logs := &syncBuffer{}
-	log := testLogger(f.t, logs, "agent-"+name)
-	cfg := cluster.Config()
-	cfg.QPS, cfg.Burst = 100, 200
-	applier, err := kubeapply.New(cfg, kubeapply.Options{FieldManager: "flotilla", ParentNamespace: "flotilla-system", Logger: log})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	a, err := agent.New(agent.Options{
-		StateDir:       filepath.Join(f.dir, "agent-"+name),
-		Token:          token,
-		Name:           name,
-		Applier:        applier,
-		Resync:         2 * time.Second,
-		PollTimeout:    10 * time.Second,
-		RequestTimeout: 3 * time.Second,
-		RetryBase:      100 * time.Millisecond,
-		RetryMax:       time.Second,
-		Logger:         log,
+	f.startAgentWith(name, cluster, token, func(o *agent.Options) {
+		o.RequestTimeout = 3 * time.Second
+		o.RetryBase = 100 * time.Millisecond
+		o.RetryMax = time.Second
 	})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ra := &runningAgent{cancel: cancel, done: make(chan error, 1), logs: logs}
-	go func() { ra.done <- a.Run(ctx) }()
-	f.agents[name] = ra
 }
 
 // ensureNamespace creates a namespace for a test's objects. Bundles in

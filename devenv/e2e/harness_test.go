@@ -112,6 +112,12 @@ func (f *fleet) token(env string) string {
 // after the first start.
 func (f *fleet) startAgent(name string, cluster *kubeapiserver.Server, token string) {
 	f.t.Helper()
+	f.startAgentWith(name, cluster, token, nil)
+}
+
+// startAgentWith is startAgent with the agent's options adjusted by tune.
+func (f *fleet) startAgentWith(name string, cluster *kubeapiserver.Server, token string, tune func(*agent.Options)) {
+	f.t.Helper()
 	logs := &syncBuffer{}
 	log := testLogger(f.t, logs, "agent-"+name)
 	cfg := cluster.Config()
@@ -120,7 +126,7 @@ func (f *fleet) startAgent(name string, cluster *kubeapiserver.Server, token str
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	a, err := agent.New(agent.Options{
+	opts := agent.Options{
 		StateDir:    filepath.Join(f.dir, "agent-"+name),
 		Token:       token,
 		Name:        name,
@@ -128,7 +134,11 @@ func (f *fleet) startAgent(name string, cluster *kubeapiserver.Server, token str
 		Resync:      2 * time.Second,
 		PollTimeout: 10 * time.Second,
 		Logger:      log,
-	})
+	}
+	if tune != nil {
+		tune(&opts)
+	}
+	a, err := agent.New(opts)
 	if err != nil {
 		f.t.Fatal(err)
 	}

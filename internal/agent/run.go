@@ -1,0 +1,27 @@
+package agent
+
+import (
+	"context"
+
+	"flotilla.io/flotilla/internal/kubeapply"
+)
+
+// RunCluster runs an agent against the cluster a kubeconfig names (the
+// in-cluster config when kubeconfig is empty), applying with kubeapply.
+// Both agent binaries start here; opts.Applier is set by it.
+func RunCluster(ctx context.Context, kubeconfig, userAgent string, opts Options) error {
+	cfg, err := kubeapply.LoadConfig(kubeconfig, userAgent)
+	if err != nil {
+		return err
+	}
+	applier, err := kubeapply.New(cfg, kubeapply.Options{FieldManager: "flotilla", ParentNamespace: "flotilla-system", Logger: opts.Logger})
+	if err != nil {
+		return err
+	}
+	opts.Applier = applier
+	a, err := New(opts)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
