@@ -15,6 +15,7 @@ func newSimCmd(g *globals) *cobra.Command {
 		opts      sim.Options
 		report    string
 		hubConfig string
+		hubFlags  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -46,7 +47,7 @@ func newSimCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("finding this binary: %w", err)
 				}
-				h, err := sim.StartChildHub(cmd.Context(), sim.ChildHubOptions{Command: []string{exe, "hub"}, DataDir: filepath.Join(dir, "hub"), Logger: log})
+				h, err := sim.StartChildHub(cmd.Context(), sim.ChildHubOptions{Command: append([]string{exe, "hub"}, hubFlags...), DataDir: filepath.Join(dir, "hub"), Logger: log})
 				if err != nil {
 					return err
 				}
@@ -77,6 +78,7 @@ func newSimCmd(g *globals) *cobra.Command {
 	f.Float64Var(&opts.FlapFraction, "flap-fraction", 0, "fraction of agents whose link flaps during the changes")
 	f.Uint64Var(&opts.Seed, "seed", 1, "seed of every random choice")
 	f.StringVar(&report, "report", "table", "report format: table or json")
+	f.StringArrayVar(&hubFlags, "hub-flag", nil, "extra flag for the hub the sim starts, e.g. --hub-flag=--pprof-listen=127.0.0.1:6060 (repeatable)")
 	f.StringVar(&hubConfig, "hub-config", "", "admin.yaml of a running hub to measure instead of starting one")
 	return cmd
 }

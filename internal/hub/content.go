@@ -92,18 +92,3 @@ func (h *Hub) content(ctx context.Context, digest string) ([]byte, error) {
 	h.cacheContent(digest, c)
 	return c, nil
 }
-
-// signedManifest assembles the stored envelope and signature with the
-// content they name, as served to the agent.
-func (h *Hub) signedManifest(ctx context.Context, stored []byte, digest string) (wire.SignedManifest, error) {
-	var sm wire.SignedManifest
-	if err := json.Unmarshal(stored, &sm); err != nil {
-		return wire.SignedManifest{}, fmt.Errorf("decoding stored manifest: %w", err)
-	}
-	c, err := h.content(ctx, digest)
-	if err != nil {
-		return wire.SignedManifest{}, err
-	}
-	sm.Content = c
-	return sm, nil
-}

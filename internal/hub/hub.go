@@ -69,6 +69,8 @@ type Hub struct {
 	manifestMu sync.Mutex
 
 	renderOpts render.Options
+	// shipments caches manifest answers by (held content, new content).
+	shipments shipments
 
 	mu sync.Mutex // guards the following
 	// loaded holds each source's current checkout and parsed bundles; a

@@ -317,10 +317,12 @@ func (h *Hub) reissueAbove(ctx context.Context, clusterID string, applied int64)
 	return h.recomputeOne(ctx, t, map[string]encoded{}, c, applied)
 }
 
-// WaitManifest answers an agent's long-poll: the cluster's signed manifest
-// as soon as its generation differs from have, or ok=false when the wait
-// ends with nothing new.
-func (h *Hub) WaitManifest(ctx context.Context, clusterID string, have int64) (signed []byte, ok bool, err error) {
+// WaitManifest answers an agent's long-poll: the JSON of the cluster's
+// signed manifest as soon as its generation differs from have, or
+// ok=false when the wait ends with nothing new. base is the digest of the
+// manifest content the agent holds ("" for none): the answer then carries
+// the content as a delta against it and ships the objects it lacks.
+func (h *Hub) WaitManifest(ctx context.Context, clusterID string, have int64, base string) (body []byte, ok bool, err error) {
 	h.waiters.enter(clusterID)
 	defer h.waiters.leave(clusterID)
 	timer := time.NewTimer(h.longPoll)
@@ -330,13 +332,9 @@ func (h *Hub) WaitManifest(ctx context.Context, clusterID string, have int64) (s
 		m, err := h.store.GetManifest(ctx, clusterID)
 		switch {
 		case err == nil && m.Generation != have:
-			sm, err := h.signedManifest(ctx, m.Signed, m.Digest)
+			body, err := h.manifestBody(ctx, m.Signed, m.Digest, base)
 			if err != nil {
 				return nil, false, err
-			}
-			body, err := json.Marshal(sm)
-			if err != nil {
-				return nil, false, fmt.Errorf("encoding manifest: %w", err)
 			}
 			return body, true, nil
 		case err != nil && !errors.Is(err, store.ErrNotFound):

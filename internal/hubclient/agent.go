@@ -104,11 +104,18 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 	return &Agent{c: &client{base: cfg.URL, http: &http.Client{Transport: newTransport(tlsCfg)}, agent: true, now: cfg.Now}}, nil
 }
 
-// Manifest long-polls for a manifest newer than have. It returns nil with no
-// error when the poll ended without a change.
-func (a *Agent) Manifest(ctx context.Context, have int64) (*wire.SignedManifest, error) {
+// Manifest long-polls for a manifest newer than have. base is the digest
+// of the manifest content the agent holds with all its objects ("" for
+// none): the hub may then answer with a delta against it (resolve it with
+// wire.ResolveDelta) and ship the objects the agent lacks. It returns nil
+// with no error when the poll ended without a change.
+func (a *Agent) Manifest(ctx context.Context, have int64, base string) (*wire.SignedManifest, error) {
 	var sm wire.SignedManifest
-	code, err := a.c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/agent/manifest?have=%d", have), nil, &sm)
+	path := fmt.Sprintf("/v1/agent/manifest?have=%d", have)
+	if base != "" {
+		path += "&base=" + url.QueryEscape(base)
+	}
+	code, err := a.c.do(ctx, http.MethodGet, path, nil, &sm)
 	if err != nil {
 		return nil, err
 	}

@@ -65,11 +65,17 @@ func newTransport(tlsConfig *tls.Config) *http.Transport {
 // do sends in (JSON, or no body when nil) and decodes the answer into out
 // (when non-nil). It returns the status code; 304 is not an error.
 func (c *client) do(ctx context.Context, method, path string, in, out any) (int, error) {
-	var body io.Reader
+	var (
+		body     io.Reader
+		encoding string
+	)
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return 0, fmt.Errorf("encoding request: %w", err)
+		}
+		if c.agent {
+			b, encoding = wire.CompressRequest(b)
 		}
 		body = bytes.NewReader(b)
 	}
@@ -79,6 +85,9 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
 	}
 	if c.auth != "" {
 		req.Header.Set("Authorization", c.auth)

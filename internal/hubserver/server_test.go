@@ -255,12 +255,12 @@ func TestLongPollAndObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm, err := agent.Manifest(ctx, 0)
+	sm, err := agent.Manifest(ctx, 0, "")
 	if err != nil || sm == nil {
 		t.Fatalf("first manifest = %v, %v", sm, err)
 	}
 	start := time.Now()
-	again, err := agent.Manifest(ctx, 1)
+	again, err := agent.Manifest(ctx, 1, "")
 	if err != nil || again != nil {
 		t.Fatalf("poll with nothing new = %v, %v; want 304", again, err)
 	}

@@ -42,7 +42,7 @@ func enrollAgent(t *testing.T, h *testHub, name string, labels map[string]string
 // bundlesOf returns the bundle names of the cluster's current manifest.
 func bundlesOf(t *testing.T, a *hubclient.Agent) []string {
 	t.Helper()
-	sm, err := a.Manifest(context.Background(), 0)
+	sm, err := a.Manifest(context.Background(), 0, "")
 	if err != nil || sm == nil {
 		t.Fatalf("manifest: %v %v", sm, err)
 	}

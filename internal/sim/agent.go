@@ -26,6 +26,7 @@ type vagent struct {
 	gen    int64    // applied generation
 	change int      // change index of the applied manifest, -1 before any
 	held   []uint32 // sorted IDs of the objects it holds
+	base   string   // digest of the applied manifest's content
 	// unreported is an applied manifest whose status is not delivered yet.
 	unreported *wire.Manifest
 }
@@ -118,11 +119,16 @@ func (a *vagent) cycle(ctx context.Context, f *fleet) error {
 		a.unreported = nil
 		f.markApplied(a.idx, f.changeOf(*m), time.Now(), *m)
 	}
-	sm, err := a.c.manifest(ctx, a.gen)
-	if err != nil || sm == nil {
+	got, err := a.c.manifest(ctx, a.gen, a.base)
+	if err != nil || got == nil {
 		return err
 	}
-	m, err := wire.VerifyManifest(a.pub, *sm, a.id, a.gen)
+	sm, err := wire.ResolveDelta(*got, f.content(a.base))
+	if err != nil {
+		return err
+	}
+	shipped := sm.Objects
+	m, err := wire.VerifyManifest(a.pub, sm, a.id, a.gen)
 	if errors.Is(err, wire.ErrOlderGeneration) {
 		f.violations.Add(1)
 		return err
@@ -135,9 +141,10 @@ func (a *vagent) cycle(ctx context.Context, f *fleet) error {
 		all = append(all, b.Objects...)
 	}
 	ids := f.intern(all)
+	shippedOK := a.keepShipped(f, shipped, all)
 	var need []string
 	for i, id := range ids {
-		if !holds(a.held, id) && !slices.Contains(need, all[i]) {
+		if !holds(a.held, id) && !shippedOK[all[i]] && !slices.Contains(need, all[i]) {
 			need = append(need, all[i])
 		}
 	}
@@ -162,12 +169,48 @@ func (a *vagent) cycle(ctx context.Context, f *fleet) error {
 	// Apply: the agent now holds exactly the objects of this manifest.
 	slices.Sort(ids)
 	a.held = slices.Compact(ids)
+	a.base = f.keepContent(sm.Content)
 	a.gen = m.Generation
 	if change >= 0 {
 		a.change = change
 	}
 	a.unreported = &m
 	return nil
+}
+
+// keepShipped verifies the objects shipped with a manifest whose objects
+// are named, as the real agent does, and returns those it now has.
+func (a *vagent) keepShipped(f *fleet, shipped []wire.ShippedObject, named []string) map[string]bool {
+	out := map[string]bool{}
+	if len(shipped) == 0 {
+		return out
+	}
+	names := make(map[string]bool, len(named))
+	for _, h := range named {
+		names[h] = true
+	}
+	held := func(h string) ([]byte, bool) {
+		ids := f.intern([]string{h})
+		if !holds(a.held, ids[0]) {
+			return nil, false
+		}
+		data := f.object(h)
+		return data, data != nil
+	}
+	for _, so := range shipped {
+		if !names[so.Hash] {
+			f.errs.Add(1)
+			continue
+		}
+		data, err := so.Resolve(held)
+		if err != nil {
+			f.errs.Add(1)
+			continue
+		}
+		f.remember(f.intern([]string{so.Hash})[0], data)
+		out[so.Hash] = true
+	}
+	return out
 }
 
 // report posts the applied generation, retrying until it is delivered.

@@ -126,12 +126,16 @@ type hubError struct {
 func (e *hubError) Error() string { return fmt.Sprintf("hub answered %d %s", e.status, e.reason) }
 
 func (c *client) do(ctx context.Context, method, path string, in, out any) (int, error) {
-	var body io.Reader
+	var (
+		body     io.Reader
+		encoding string
+	)
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return 0, fmt.Errorf("encoding request: %w", err)
 		}
+		b, encoding = wire.CompressRequest(b)
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
@@ -140,6 +144,9 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
 	}
 	req.Header.Set(wire.ProtocolHeader, strconv.Itoa(wire.ProtocolVersion))
 	resp, err := c.http.Do(req)
@@ -174,9 +181,13 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 }
 
 // manifest long-polls; nil without error means the poll ended unchanged.
-func (c *client) manifest(ctx context.Context, have int64) (*wire.SignedManifest, error) {
+func (c *client) manifest(ctx context.Context, have int64, base string) (*wire.SignedManifest, error) {
 	var sm wire.SignedManifest
-	code, err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/agent/manifest?have=%d", have), nil, &sm)
+	path := fmt.Sprintf("/v1/agent/manifest?have=%d", have)
+	if base != "" {
+		path += "&base=" + base
+	}
+	code, err := c.do(ctx, http.MethodGet, path, nil, &sm)
 	if err != nil || code == http.StatusNotModified {
 		return nil, err
 	}

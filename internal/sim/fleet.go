@@ -19,6 +19,7 @@ type fleet struct {
 	ids      map[string]uint32
 	hashes   []string
 	objects  map[uint32][]byte // canonical bytes, once per distinct object
+	contents map[string][]byte // manifest contents by digest, shared by agents
 	commits  map[string]int    // commit -> change index
 	witness  map[int]wire.Manifest
 	witnessA int // the agent whose manifests are kept per change
@@ -34,13 +35,14 @@ type fleet struct {
 
 func newFleet(clusters, changes int) *fleet {
 	f := &fleet{
-		start:   time.Now(),
-		ids:     map[string]uint32{},
-		objects: map[uint32][]byte{},
-		commits: map[string]int{},
-		witness: map[int]wire.Manifest{},
-		applied: make([][]atomic.Int64, changes+1),
-		counts:  make([]atomic.Int64, changes+1),
+		start:    time.Now(),
+		ids:      map[string]uint32{},
+		objects:  map[uint32][]byte{},
+		contents: map[string][]byte{},
+		commits:  map[string]int{},
+		witness:  map[int]wire.Manifest{},
+		applied:  make([][]atomic.Int64, changes+1),
+		counts:   make([]atomic.Int64, changes+1),
 	}
 	for c := range f.applied {
 		f.applied[c] = make([]atomic.Int64, clusters)
@@ -109,6 +111,28 @@ func (f *fleet) remember(id uint32, data []byte) {
 		f.objects[id] = data
 	}
 	f.mu.Unlock()
+}
+
+// keepContent interns manifest content and returns its digest: agents of
+// one group hold the same content.
+func (f *fleet) keepContent(c []byte) string {
+	d := wire.Hash(c)
+	f.mu.Lock()
+	if _, ok := f.contents[d]; !ok {
+		f.contents[d] = c
+	}
+	f.mu.Unlock()
+	return d
+}
+
+// content is the manifest content of digest d, nil when unknown.
+func (f *fleet) content(d string) []byte {
+	if d == "" {
+		return nil
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.contents[d]
 }
 
 func (f *fleet) object(h string) []byte {

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"time"
 )
@@ -98,7 +100,14 @@ type SignedManifest struct {
 	// Content is the canonical JSON of the manifest's bundles, embedded as
 	// JSON (not base64) so that it compresses; its Hash is the envelope's
 	// Content. encoding/json keeps canonical bytes as they are.
-	Content json.RawMessage `json:"content"`
+	Content json.RawMessage `json:"content,omitempty"`
+	// Delta, sent instead of Content, rebuilds it from content the agent
+	// said it holds (see ResolveDelta).
+	Delta *ContentDelta `json:"delta,omitempty"`
+	// Objects are objects of this manifest the hub knows the agent lacks,
+	// shipped along to save a round trip; agents verify each against the
+	// manifest and fetch whatever is still missing.
+	Objects []ShippedObject `json:"objects,omitempty"`
 }
 
 // Envelope is what a manifest signature covers.
@@ -204,4 +213,22 @@ type BundleStatus struct {
 type Error struct {
 	Reason  string `json:"reason"`
 	Message string `json:"message"`
+}
+
+// compressMin is the request size above which agents gzip request bodies:
+// status reports of many bundles and object lists are mostly repetition.
+const compressMin = 1024
+
+// CompressRequest gzips an agent's request body when that pays, returning
+// the body to send and its Content-Encoding ("" when sent as is).
+func CompressRequest(body []byte) ([]byte, string) {
+	if len(body) < compressMin {
+		return body, ""
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if _, err := zw.Write(body); err != nil || zw.Close() != nil || buf.Len() >= len(body) {
+		return body, ""
+	}
+	return buf.Bytes(), "gzip"
 }

@@ -79,6 +79,9 @@ func VerifyManifest(pub ed25519.PublicKey, sm SignedManifest, clusterID string, 
 	if len(pub) != ed25519.PublicKeySize {
 		return Manifest{}, fmt.Errorf("verifying manifest: signing key has %d bytes", len(pub))
 	}
+	if sm.Delta != nil {
+		return Manifest{}, errors.New("verifying manifest: its delta is not resolved")
+	}
 	if !ed25519.Verify(pub, SigningInput(sm.Payload), sm.Signature) {
 		return Manifest{}, ErrBadSignature
 	}

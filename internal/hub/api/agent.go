@@ -53,7 +53,11 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID stri
 		}
 		have = n
 	}
-	signed, ok, err := s.hub.WaitManifest(r.Context(), clusterID, have)
+	base := r.URL.Query().Get("base")
+	if base != "" && !wire.ValidHash(base) {
+		return badRequest("base must be the hex SHA-256 of manifest content", nil)
+	}
+	body, ok, err := s.hub.WaitManifest(r.Context(), clusterID, have, base)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return nil // the agent went away
@@ -65,8 +69,7 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID stri
 		return nil
 	}
 	w.Header().Set("Content-Type", "application/json")
-	// The stored bytes are already the JSON of a wire.SignedManifest.
-	writeRaw(w, r, signed)
+	writeRaw(w, r, body)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // gzipMin is the size under which compressing costs more than it saves.
@@ -39,10 +40,19 @@ func writeBody(w http.ResponseWriter, r *http.Request, code int, body []byte) {
 	// Speed over ratio: thousands of agents fetch at once after a commit,
 	// and most of these bytes are hex hashes and JSON that compress well
 	// at any level.
-	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(w)
 	_, _ = zw.Write(body)
 	_ = zw.Close()
+	gzipWriters.Put(zw)
 }
+
+// gzipWriters are reused: a writer's state is most of what one costs, and
+// after a commit thousands of answers are compressed at once.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
 
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {

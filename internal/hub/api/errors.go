@@ -1,8 +1,10 @@
 package api
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 
 	"flotilla.io/flotilla/internal/hub"
@@ -75,7 +77,20 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 		return &http.MaxBytesError{Limit: limit}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(r.Body)
+	var body io.Reader = r.Body
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return badRequest("request body is not valid gzip: "+err.Error(), err)
+		}
+		// The limit holds for what the body inflates to as well.
+		body = &limitedReader{r: zr, limit: limit, left: limit}
+	default:
+		return &httpError{code: http.StatusUnsupportedMediaType, reason: "UnsupportedMediaType", msg: "unsupported Content-Encoding " + enc}
+	}
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooLarge *http.MaxBytesError
@@ -85,4 +100,22 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 		return badRequest("request body is not valid JSON for this endpoint: "+err.Error(), err)
 	}
 	return nil
+}
+
+// limitedReader fails with http.MaxBytesError past left bytes.
+type limitedReader struct {
+	r           io.Reader
+	limit, left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, &http.MaxBytesError{Limit: l.limit}
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
 }

@@ -1,0 +1,198 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func hashOf(s string) string { return Hash([]byte(s)) }
+
+func content(t testing.TB, refs ...BundleRef) []byte {
+	t.Helper()
+	c, err := ManifestContent(refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestDeltaRoundTrip(t *testing.T) {
+	a, b, c, d := hashOf("a"), hashOf("b"), hashOf("c"), hashOf("d")
+	base := content(t,
+		BundleRef{Name: "app", Source: "s", Commit: "c1", Objects: []string{a, b}},
+		BundleRef{Name: "db", Source: "s", Commit: "c1", Objects: []string{c}},
+		BundleRef{Name: "gone", Source: "s", Commit: "c1", Objects: []string{d}},
+	)
+	tests := []struct {
+		name string
+		to   []BundleRef
+		// whole names bundles that must come as a whole ref.
+		whole []string
+	}{
+		{"nothing changes", []BundleRef{{Name: "app", Source: "s", Commit: "c1", Objects: []string{a, b}}, {Name: "db", Source: "s", Commit: "c1", Objects: []string{c}}, {Name: "gone", Source: "s", Commit: "c1", Objects: []string{d}}}, nil},
+		{"commit and one object", []BundleRef{{Name: "app", Source: "s", Commit: "c2", Objects: []string{a, d}}, {Name: "db", Source: "s", Commit: "c2", Objects: []string{c}}}, nil},
+		{"objects added", []BundleRef{{Name: "app", Source: "s", Commit: "c2", Objects: []string{a, b, c}}}, []string{"app"}},
+		{"new bundle", []BundleRef{{Name: "new", Source: "s", Commit: "c2", Objects: []string{a}}}, []string{"new"}},
+		{"error appears", []BundleRef{{Name: "app", Source: "s", Commit: "c2", Objects: []string{a, b}, Error: "boom"}}, []string{"app"}},
+		{"drift policy changes", []BundleRef{{Name: "app", Source: "s", Commit: "c1", Objects: []string{a, b}, Drift: &DriftPolicy{}}}, []string{"app"}},
+		{"empty", []BundleRef{}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := content(t, tc.to...)
+			d, err := MakeDelta(base, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var whole []string
+			for _, bd := range d.Bundles {
+				if bd.Ref != nil {
+					whole = append(whole, bd.Ref.Name)
+				}
+			}
+			if strings.Join(whole, ",") != strings.Join(tc.whole, ",") {
+				t.Errorf("whole bundles = %v, want %v", whole, tc.whole)
+			}
+			// Across the wire and back.
+			var got ContentDelta
+			if err := json.Unmarshal(mustCanonical(t, d), &got); err != nil {
+				t.Fatal(err)
+			}
+			rebuilt, err := got.Apply(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(rebuilt, want) {
+				t.Errorf("rebuilt %s\nwant    %s", rebuilt, want)
+			}
+		})
+	}
+}
+
+func mustCanonical(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := Canonical(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDeltaRefusals(t *testing.T) {
+	a := hashOf("a")
+	base := content(t, BundleRef{Name: "app", Commit: "c1", Objects: []string{a}})
+	tests := []struct {
+		name string
+		d    ContentDelta
+		base []byte
+	}{
+		{"other base", ContentDelta{Base: hashOf("other")}, base},
+		{"unknown bundle", ContentDelta{Base: Hash(base), Bundles: []BundleDelta{{Name: "nope"}}}, base},
+		{"index out of range", ContentDelta{Base: Hash(base), Bundles: []BundleDelta{{Name: "app", Set: []ObjectAt{{Index: 1, Hash: a}}}}}, base},
+		{"negative index", ContentDelta{Base: Hash(base), Bundles: []BundleDelta{{Name: "app", Set: []ObjectAt{{Index: -1, Hash: a}}}}}, base},
+		{"base not content", ContentDelta{Base: hashOf("{")}, []byte("{")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := tc.d.Apply(tc.base); err == nil {
+				t.Error("applied")
+			}
+		})
+	}
+	sm := SignedManifest{Delta: &ContentDelta{Base: hashOf("x")}}
+	if _, err := ResolveDelta(sm, nil); err != ErrNoBase {
+		t.Errorf("resolve without base = %v, want ErrNoBase", err)
+	}
+	if _, err := VerifyManifest(make([]byte, 32), sm, "c", 0); err == nil {
+		t.Error("verified a manifest whose delta is unresolved")
+	}
+}
+
+func TestObjectPatch(t *testing.T) {
+	obj := func(s string) []byte {
+		var v any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			t.Fatal(err)
+		}
+		return mustCanonical(t, v)
+	}
+	tests := []struct {
+		name      string
+		from, to  string
+		wantPatch bool
+	}{
+		{"one value", `{"kind":"ConfigMap","data":{"a":"1","b":"long unchanged"}}`, `{"kind":"ConfigMap","data":{"a":"2","b":"long unchanged"}}`, true},
+		{"key removed", `{"data":{"a":"1","b":"2"}}`, `{"data":{"a":"1"}}`, true},
+		{"big integer kept", `{"spec":{"n":9007199254740993,"m":1}}`, `{"spec":{"n":9007199254740993,"m":2}}`, true},
+		{"null cannot be patched in", `{"spec":{"a":1}}`, `{"spec":{"a":null}}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			from, to := obj(tc.from), obj(tc.to)
+			p, ok := DiffObject(from, to)
+			if ok != tc.wantPatch {
+				t.Fatalf("DiffObject ok = %v (patch %s), want %v", ok, p, tc.wantPatch)
+			}
+			if !ok {
+				return
+			}
+			so := ShippedObject{Hash: Hash(to), Base: Hash(from), Patch: p}
+			got, err := so.Resolve(func(h string) ([]byte, bool) { return from, h == Hash(from) })
+			if err != nil || !bytes.Equal(got, to) {
+				t.Errorf("resolved %s, %v; want %s", got, err, to)
+			}
+			so.Hash = hashOf("something else")
+			if _, err := so.Resolve(func(string) ([]byte, bool) { return from, true }); err == nil {
+				t.Error("resolved an object to a hash it does not have")
+			}
+			if _, err := (ShippedObject{Hash: Hash(to), Base: Hash(from), Patch: p}).Resolve(func(string) ([]byte, bool) { return nil, false }); err == nil {
+				t.Error("resolved a patch onto an object not held")
+			}
+		})
+	}
+}
+
+// FuzzResolveDelta: whatever a hub sends as a delta, resolving it never
+// panics and never yields content that was not asked for without the
+// signed digest catching it.
+func FuzzResolveDelta(f *testing.F) {
+	a, b := hashOf("a"), hashOf("b")
+	base := content(f, BundleRef{Name: "app", Commit: "c1", Objects: []string{a, b}})
+	f.Add([]byte(`{"base":"` + Hash(base) + `","bundles":[{"name":"app","commit":"c2","set":[{"i":1,"h":"` + a + `"}]}]}`))
+	f.Add([]byte(`{"base":"` + Hash(base) + `","bundles":[{"ref":{"name":"x","source":"","commit":"","objects":[]}}]}`))
+	f.Add([]byte(`{"base":"` + Hash(base) + `","bundles":[{"name":"app","set":[{"i":99,"h":"x"}]}]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var d ContentDelta
+		if json.Unmarshal(raw, &d) != nil {
+			return
+		}
+		sm, err := ResolveDelta(SignedManifest{Delta: &d}, base)
+		if err != nil {
+			return
+		}
+		var refs []BundleRef
+		if err := json.Unmarshal(sm.Content, &refs); err != nil {
+			t.Fatalf("resolved content does not decode: %v", err)
+		}
+	})
+}
+
+func FuzzShippedObject(f *testing.F) {
+	from := []byte(`{"data":{"a":"1"},"kind":"ConfigMap"}`)
+	f.Add([]byte(`{"data":{"a":"2"}}`))
+	f.Add([]byte(`{"data":null}`))
+	f.Add([]byte(`[1,2]`))
+	f.Fuzz(func(t *testing.T, patch []byte) {
+		data, err := PatchObject(from, patch)
+		if err != nil {
+			return
+		}
+		so := ShippedObject{Hash: Hash(data), Base: Hash(from), Patch: patch}
+		got, err := so.Resolve(func(string) ([]byte, bool) { return from, true })
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("patch %s: resolved %s, %v; want %s", patch, got, err, data)
+		}
+	})
+}
