@@ -9,16 +9,21 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
+	"flotilla.io/flotilla/internal/kubeapply"
 	"flotilla.io/flotilla/internal/wire"
 )
 
 // A Fleet-layout repository: a Kustomize bundle with per-env overlays
-// chosen by targetCustomizations, a local Helm chart with per-target
+// chosen by targetCustomizations, a second bundle released into the same
+// namespace with other namespaceLabels, a local Helm chart with per-target
 // values, and a WASM bundle that only clusters with the wasmtime
 // RuntimeClass receive.
 var fleetRepo = map[string]string{
 	"apps/web/fleet.yaml": `defaultNamespace: web
+namespaceLabels:
+  team: web
 kustomize:
   dir: overlays/dev
 targetCustomizations:
@@ -34,6 +39,10 @@ targetCustomizations:
 	"apps/web/overlays/dev/patch.yaml":          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  greeting: dev\n",
 	"apps/web/overlays/prod/kustomization.yaml": "resources: [../../base]\npatches:\n  - path: patch.yaml\n",
 	"apps/web/overlays/prod/patch.yaml":         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  greeting: prod\n",
+
+	// A second bundle released into web, with labels of its own.
+	"apps/web-addon/fleet.yaml": "defaultNamespace: web\nnamespaceLabels:\n  addon: metrics\n",
+	"apps/web-addon/addon.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-addon\ndata:\n  addon: metrics\n",
 
 	"apps/chart/fleet.yaml": `defaultNamespace: chart
 helm:
@@ -95,8 +104,9 @@ func TestFleetYAMLVariants(t *testing.T) {
 	}
 	f.startAgent("v-dev", dev, f.token("dev"))
 	f.startAgent("v-prod", prod, f.token("prod"))
-	// web and chart everywhere; wasm only where the RuntimeClass is.
-	for name, bundles := range map[string]int{"v-dev": 2, "v-prod": 3} {
+	// web, web-addon and chart everywhere; wasm only where the
+	// RuntimeClass is.
+	for name, bundles := range map[string]int{"v-dev": 3, "v-prod": 4} {
 		eventually(t, 90*time.Second, name+" to converge", func() error {
 			if err := f.converged(name); err != nil {
 				return err
@@ -120,6 +130,9 @@ func TestFleetYAMLVariants(t *testing.T) {
 	for _, c := range checks {
 		eventually(t, 30*time.Second, c.name, c.check)
 	}
+	for _, cs := range []*kubernetes.Clientset{devCS, prodCS} {
+		eventually(t, 30*time.Second, "both bundles' labels on the shared namespace", sharedNamespace(cs, "web", map[string]string{"team": "web", "addon": "metrics"}))
+	}
 	eventually(t, 60*time.Second, "the WASM bundle on the cluster with wasmtime", wantValue(prodCS, "wasm", "wasm-app", "runtime", "wasmtime"))
 	if _, err := devCS.CoreV1().ConfigMaps("wasm").Get(ctx, "wasm-app", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the WASM bundle reached the cluster without wasmtime (err %v)", err)
@@ -134,5 +147,25 @@ func TestFleetYAMLVariants(t *testing.T) {
 	b, err := f.bundle("variants-apps-chart")
 	if err != nil || b.Clusters != 2 || b.States[wire.StateReady] != 2 {
 		t.Errorf("chart bundle = %+v (%v)", b, err)
+	}
+}
+
+// sharedNamespace checks that a release namespace carries the given labels
+// and belongs to no ApplySet.
+func sharedNamespace(cs kubernetes.Interface, name string, labels map[string]string) func() error {
+	return func() error {
+		ns, err := cs.CoreV1().Namespaces().Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for k, v := range labels {
+			if ns.Labels[k] != v {
+				return fmt.Errorf("namespace %s label %s = %q, want %q (labels %v)", name, k, ns.Labels[k], v, ns.Labels)
+			}
+		}
+		if id, ok := ns.Labels[kubeapply.LabelPartOf]; ok {
+			return fmt.Errorf("namespace %s is a member of ApplySet %s", name, id)
+		}
+		return nil
 	}
 }

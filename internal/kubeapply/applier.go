@@ -1,6 +1,7 @@
 package kubeapply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +23,9 @@ import (
 
 // Options configures an Applier.
 type Options struct {
-	// FieldManager owns the applied fields; "flotilla" when empty.
+	// FieldManager owns the applied fields; "flotilla" when empty. A set's
+	// release namespace is applied as FieldManager + "-ns/" + the set name,
+	// so FieldManager may have at most 61 characters.
 	FieldManager string
 	// ParentNamespace holds the ApplySet parent ConfigMaps; it is created
 	// when missing. "flotilla-system" when empty.
@@ -72,6 +75,9 @@ func New(cfg *rest.Config, opts Options) (*Applier, error) {
 	}
 	if opts.FieldManager == "" {
 		opts.FieldManager = DefaultFieldManager
+	}
+	if err := checkFieldManager(opts.FieldManager); err != nil {
+		return nil, err
 	}
 	if opts.ParentNamespace == "" {
 		opts.ParentNamespace = DefaultParentNamespace
@@ -123,7 +129,9 @@ func New(cfg *rest.Config, opts Options) (*Applier, error) {
 // CustomResourceDefinitions (waiting until Established, then refreshing the
 // RESTMapper), then everything else in parallel (bounded). Every object gets
 // the ApplySet member label; objects that were in the set before and are
-// not now are pruned (deleted, background propagation) afterwards.
+// not now are pruned (deleted, background propagation) afterwards. Release
+// namespaces (AnnotationReleaseNamespace) are applied outside the set, as
+// the field manager "<FieldManager>-ns/<set name>".
 // One object's failure does not stop the others: it is reported in Result.
 // The error is for failures of the whole set (bad name, inventory not
 // writable, context ended).
@@ -133,6 +141,11 @@ func (a *Applier) Apply(ctx context.Context, set Set) (Result, error) {
 	}
 	id := ApplySetID(set.Name, a.opts.ParentNamespace)
 	items := prepare(set.Objects, id)
+	for _, it := range items {
+		if it.release {
+			it.manager = a.releaseManager(set.Name)
+		}
+	}
 	desired := desiredInventory(items)
 
 	// Widen the inventory before touching members, so that whatever this
@@ -236,13 +249,20 @@ func (a *Applier) applyAll(ctx context.Context, items []*item, after func(contex
 	_ = g.Wait() // failures are recorded per item
 }
 
+// applyOne applies one item. A release namespace still labelled as a
+// member of the item's set then leaves it.
 func (a *Applier) applyOne(ctx context.Context, it *item) error {
-	_, err := a.resource(it.mapping, it.ref.Namespace).Apply(ctx, it.ref.Name, it.obj, metav1.ApplyOptions{
-		FieldManager: a.opts.FieldManager,
+	live, err := a.resource(it.mapping, it.ref.Namespace).Apply(ctx, it.ref.Name, it.obj, metav1.ApplyOptions{
+		FieldManager: cmp.Or(it.manager, a.opts.FieldManager),
 		Force:        true,
 	})
 	if err != nil {
 		return fmt.Errorf("applying: %w", err)
+	}
+	if it.release && it.setID != "" && live.GetLabels()[LabelPartOf] == it.setID {
+		if err := a.leaveSet(ctx, it); err != nil {
+			return err
+		}
 	}
 	a.log.Debug("applied object", "object", it.ref.String())
 	return nil

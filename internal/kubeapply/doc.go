@@ -2,7 +2,9 @@
 // way the agent needs: server-side apply with a fixed field manager, ordered
 // (Namespaces, then CustomResourceDefinitions once Established, then
 // everything else in bounded parallel), an ApplySet inventory (KEP-3659) to
-// prune what left the bundle, and kstatus health of what is there now.
+// prune what left the bundle, and kstatus health of what is there now. A
+// bundle's release namespace, which several bundles may share, is applied
+// outside its set under a field manager of the bundle's own.
 //
 // It talks to the cluster through the dynamic and metadata clients and a
 // discovery-backed RESTMapper only: no typed clientsets, no informers, no

@@ -41,7 +41,8 @@ type Drift struct {
 // forced) against the live object. They differ exactly when applying would
 // change something the set sets, so fields others own and server defaults
 // never count as drift. Fields named by a matching ignore rule are removed
-// from both sides first. A deleted member is drift.
+// from both sides first. A deleted member is drift. Release namespaces are
+// not members: their drift is not checked (the next apply restores them).
 func (a *Applier) Drifted(ctx context.Context, set Set, refs []ObjectRef, ignore []IgnoreRule) ([]Drift, error) {
 	if err := validateSetName(set.Name); err != nil {
 		return nil, err
@@ -54,7 +55,7 @@ func (a *Applier) Drifted(ctx context.Context, set Set, refs []ObjectRef, ignore
 	res := &resolver{mapper: a.mapper}
 	var picked []*item
 	for _, it := range items {
-		if it.err != nil || (len(refs) > 0 && !want.Has(it.ref.key())) {
+		if it.err != nil || it.release || (len(refs) > 0 && !want.Has(it.ref.key())) {
 			continue
 		}
 		m, err := res.mapping(ctx, it.ref.GroupKind(), it.ref.Version)

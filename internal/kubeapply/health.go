@@ -22,8 +22,8 @@ const (
 )
 
 // Health computes kstatus for each object of the set as it is in the
-// cluster now. The error is for the context ending; per-object problems
-// show as NotFound or Unknown.
+// cluster now; a release namespace is Current when it exists. The error is
+// for the context ending; per-object problems show as NotFound or Unknown.
 func (a *Applier) Health(ctx context.Context, set Set) (Health, error) {
 	items := prepare(set.Objects, "")
 	out := make([]ObjectHealth, len(items))
@@ -34,6 +34,7 @@ func (a *Applier) Health(ctx context.Context, set Set) (Health, error) {
 	}
 	groups := map[groupKey][]int{}
 	var order []groupKey
+	var releases []int // release namespaces: they only need to exist
 	for i, it := range items {
 		out[i].Ref = it.ref
 		if it.err == nil {
@@ -51,6 +52,10 @@ func (a *Applier) Health(ctx context.Context, set Set) (Health, error) {
 		}
 		if it.err != nil {
 			out[i].Status, out[i].Message = string(status.UnknownStatus), it.err.Error()
+			continue
+		}
+		if it.release {
+			releases = append(releases, i)
 			continue
 		}
 		k := groupKey{it.mapping.Resource, it.ref.Namespace}
@@ -80,6 +85,12 @@ func (a *Applier) Health(ctx context.Context, set Set) (Health, error) {
 				return nil
 			})
 		}
+	}
+	for _, i := range releases {
+		g.Go(func() error {
+			out[i].Status, out[i].Message = a.releaseStatus(ctx, items[i])
+			return nil
+		})
 	}
 	_ = g.Wait() // statuses are recorded per object
 	if err := ctx.Err(); err != nil {

@@ -48,18 +48,27 @@ type item struct {
 	obj     *unstructured.Unstructured // a copy, labelled for the set
 	mapping *meta.RESTMapping
 	err     error // set once the object has failed; it is then skipped
+	// release marks a release namespace (see AnnotationReleaseNamespace):
+	// applied outside the set, so obj carries no part-of label.
+	release bool
+	// setID is the ApplySet id the item was prepared for ("" for none).
+	setID string
+	// manager is the field manager that applies the item; the applier's
+	// own when empty.
+	manager string
 }
 
 func (it *item) phase() phase { return phaseOf(it.ref.GroupKind()) }
 
 // prepare copies and checks the objects of a set and labels the copies as
-// members of the ApplySet id (no label when id is empty). The caller's
-// objects are never modified. Problems become per-object errors.
+// members of the ApplySet id (no label when id is empty), except release
+// namespaces, which stay outside the set. The caller's objects are never
+// modified. Problems become per-object errors.
 func prepare(objs []*unstructured.Unstructured, id string) []*item {
 	items := make([]*item, 0, len(objs))
 	seen := sets.New[objKey]()
 	for i, o := range objs {
-		it := &item{}
+		it := &item{setID: id}
 		items = append(items, it)
 		if o == nil {
 			it.ref = ObjectRef{Name: fmt.Sprintf("#%d", i)}
@@ -75,9 +84,12 @@ func prepare(objs []*unstructured.Unstructured, id string) []*item {
 			continue
 		}
 		seen.Insert(it.ref.key())
-		if it.obj, it.err = applyCopy(o, id); it.err != nil {
-			continue
+		it.release = isReleaseNamespace(o)
+		label := id
+		if it.release {
+			label = ""
 		}
+		it.obj, it.err = applyCopy(o, label)
 	}
 	return items
 }
@@ -150,11 +162,12 @@ func (it *item) resolve(mapping *meta.RESTMapping) {
 	}
 }
 
-// desiredInventory is what a parent must record for the prepared items.
+// desiredInventory is what a parent must record for the prepared items:
+// release namespaces are not members.
 func desiredInventory(items []*item) inventory {
 	inv := newInventory()
 	for _, it := range items {
-		if it.obj == nil {
+		if it.obj == nil || it.release {
 			continue
 		}
 		inv.groupKinds.Insert(it.ref.GroupKind())
@@ -166,7 +179,9 @@ func desiredInventory(items []*item) inventory {
 }
 
 // desiredKeys are the objects prune must keep: every valid member of the
-// set, applied or not, since a failed apply is no reason to delete.
+// set, applied or not, since a failed apply is no reason to delete, and
+// the release namespaces, in case one still carries the part-of label of
+// an apply from before they left sets.
 func desiredKeys(items []*item) sets.Set[objKey] {
 	keys := sets.New[objKey]()
 	for _, it := range items {

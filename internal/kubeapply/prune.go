@@ -19,8 +19,10 @@ import (
 )
 
 // AnnotationResourcePolicy with the value "keep" marks an object that is
-// never pruned nor deleted with its set, as Helm does; the hub sets it on
-// the namespace a bundle's defaultNamespace creates, as Fleet keeps it.
+// never pruned nor deleted with its set, as Helm does. The hub sets it on
+// a bundle's release namespace, beside AnnotationReleaseNamespace: an agent
+// that predates release namespaces keeps it inside the set but never
+// prunes it.
 const AnnotationResourcePolicy = "helm.sh/resource-policy"
 
 // keptByPolicy reports whether annotations ask to keep the object.

@@ -27,8 +27,8 @@ func WatchSetOf(s Set) WatchSet {
 	seen := map[schema.GroupKind]bool{}
 	ws := WatchSet{Name: s.Name}
 	for _, o := range s.Objects {
-		if o == nil {
-			continue
+		if o == nil || isReleaseNamespace(o) {
+			continue // release namespaces are not members
 		}
 		if gk := o.GroupVersionKind().GroupKind(); !seen[gk] {
 			seen[gk] = true
