@@ -71,6 +71,8 @@ type Hub struct {
 	renderOpts render.Options
 	// shipments caches manifest answers by (held content, new content).
 	shipments shipments
+	// statuses batches status writes.
+	statuses statusBatcher
 
 	mu sync.Mutex // guards the following
 	// loaded holds each source's current checkout and parsed bundles; a

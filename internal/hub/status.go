@@ -31,7 +31,7 @@ func (h *Hub) ReportStatus(ctx context.Context, clusterID string, r wire.StatusR
 	if err != nil {
 		return fmt.Errorf("encoding status: %w", err)
 	}
-	if err := h.store.PutStatus(ctx, store.ClusterStatus{ClusterID: clusterID, Report: data, ReceivedAt: h.now().UTC()}); err != nil {
+	if err := h.statuses.put(ctx, h.store, store.ClusterStatus{ClusterID: clusterID, Report: data, ReceivedAt: h.now().UTC()}); err != nil {
 		return fmt.Errorf("storing status: %w", err)
 	}
 	m, err := h.store.GetManifest(ctx, clusterID)

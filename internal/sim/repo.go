@@ -56,7 +56,7 @@ func (r *repo) URL() string { return "file://" + filepath.Join(r.dir, ".git") }
 
 func bundleDir(b int) string { return fmt.Sprintf("b%02d", b) }
 
-// change rewrites one object in every bundle and commits; it returns the
+// change edits one object in every bundle and commits; it returns the
 // commit hash.
 func (r *repo) change(i int) (string, error) {
 	for b := range r.bundles {
@@ -68,13 +68,20 @@ func (r *repo) change(i int) (string, error) {
 }
 
 // writeObject writes ConfigMap k of bundle b as it is at change rev: about
-// 1 KiB of configuration-like text, deterministic for (b, k, rev).
+// 1 KiB of configuration-like text, deterministic for (b, k, rev). A change
+// edits what a real commit edits, a value or two: the revision and one of
+// the 16 keys get new text; the rest stays.
 func (r *repo) writeObject(b, k, rev int) error {
-	rng := rand.New(rand.NewPCG(uint64(b)<<32|uint64(k), uint64(rev)))
+	rng := rand.New(rand.NewPCG(uint64(b)<<32|uint64(k), 0))
+	edit := rand.New(rand.NewPCG(uint64(b)<<32|uint64(k), uint64(rev)))
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%02d\n  namespace: sim-%s\ndata:\n  revision: %q\n", k, bundleDir(b), fmt.Sprint(rev))
 	for line := range 16 {
-		fmt.Fprintf(&sb, "  key%02d: %q\n", line, r.sentence(rng))
+		s := r.sentence(rng)
+		if rev > 0 && line == rev%16 {
+			s = r.sentence(edit)
+		}
+		fmt.Fprintf(&sb, "  key%02d: %q\n", line, s)
 	}
 	path := filepath.Join(r.dir, bundlesPath, bundleDir(b), fmt.Sprintf("cm-%02d.yaml", k))
 	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {

@@ -63,13 +63,16 @@ func TestRunSmallFleetWithFlapping(t *testing.T) {
 			t.Errorf("change %d: %d of %d steady clusters applied it", c.Change, c.Applied, c.Of)
 		}
 	}
-	// Byte accounting: a change moves one object per bundle, so the delta
+	// Byte accounting: a change edits one object per bundle, so the delta
 	// is well under shipping the changed bundles whole, and both are real.
 	if rep.BytesPerChangePerCluster <= 0 || rep.FullBundleBytesPerChangePerCluster <= 0 {
 		t.Errorf("bytes per change %v, full bundles %v: want both > 0", rep.BytesPerChangePerCluster, rep.FullBundleBytesPerChangePerCluster)
 	}
-	if rep.BytesPerChangePerCluster >= rep.FullBundleBytesPerChangePerCluster {
-		t.Errorf("bytes per change %v not below full bundles %v", rep.BytesPerChangePerCluster, rep.FullBundleBytesPerChangePerCluster)
+	// One object of ten changes per bundle, as a merge patch: a fifth of
+	// the whole bundles leaves room for TLS, HTTP/2 and status overhead
+	// (about a tenth was measured).
+	if rep.BytesPerChangePerCluster*5 >= rep.FullBundleBytesPerChangePerCluster {
+		t.Errorf("bytes per change %v not below a fifth of full bundles %v", rep.BytesPerChangePerCluster, rep.FullBundleBytesPerChangePerCluster)
 	}
 	if rep.IdleBytesPerClusterPerMinute <= 0 {
 		t.Errorf("idle bytes = %v: long-polls renewed every second cost nothing?", rep.IdleBytesPerClusterPerMinute)

@@ -83,8 +83,10 @@ type Store interface {
 	// it has none yet.
 	GetManifest(ctx context.Context, clusterID string) (Manifest, error)
 
-	// PutStatus replaces the status the cluster's agent last reported.
-	PutStatus(ctx context.Context, s ClusterStatus) error
+	// PutStatuses replaces the statuses the clusters' agents last reported,
+	// in one transaction (hubs batch the reports of many agents); a later
+	// status of the same cluster wins.
+	PutStatuses(ctx context.Context, ss []ClusterStatus) error
 	// ListStatuses returns the last status of every cluster that reported.
 	ListStatuses(ctx context.Context) ([]ClusterStatus, error)
 

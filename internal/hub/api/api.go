@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"flotilla.io/flotilla/internal/hub"
 	"flotilla.io/flotilla/internal/wire"
@@ -37,15 +38,19 @@ type Options struct {
 	// posts (long-polls are not counted: they mostly wait). Past it the hub
 	// sheds load with 503 and Retry-After; 0 means 256.
 	MaxInFlight int
-	Logger      *slog.Logger
+	// QueueWait is how long a request past MaxInFlight waits for a slot
+	// before it is shed; 0 means one second.
+	QueueWait time.Duration
+	Logger    *slog.Logger
 }
 
 type server struct {
 	hub       *hub.Hub
 	adminHash []byte
 	log       *slog.Logger
-	// slots holds one token per request in flight; full means shed.
-	slots chan struct{}
+	// slots holds one token per request in flight; full means queue.
+	slots     chan struct{}
+	queueWait time.Duration
 }
 
 // New returns the hub's HTTP handler. It must be served over TLS with
@@ -55,7 +60,10 @@ func New(opts Options) http.Handler {
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 256
 	}
-	s := &server{hub: opts.Hub, adminHash: opts.AdminTokenHash, log: opts.Logger, slots: make(chan struct{}, opts.MaxInFlight)}
+	if opts.QueueWait <= 0 {
+		opts.QueueWait = time.Second
+	}
+	s := &server{hub: opts.Hub, adminHash: opts.AdminTokenHash, log: opts.Logger, slots: make(chan struct{}, opts.MaxInFlight), queueWait: opts.QueueWait}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -86,20 +94,32 @@ func New(opts Options) http.Handler {
 	return mux
 }
 
-// shed answers 503 with Retry-After when MaxInFlight requests are already
-// being served, so that a fleet reconnecting at once after an outage is
-// spread out (agents back off with jitter and honour Retry-After) instead of
-// queueing without bound.
+// shed queues a request for up to queueWait when MaxInFlight requests are
+// already being served, then answers 503 with Retry-After, so that a fleet
+// reconnecting at once after an outage is spread out (agents back off with
+// jitter and honour Retry-After) instead of queueing without bound. The
+// short queue absorbs the burst after a commit, when thousands of agents
+// report within a second and each report takes a millisecond: shedding
+// those would only delay them by seconds.
 func (s *server) shed(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-			next.ServeHTTP(w, r)
 		default:
-			w.Header().Set("Retry-After", strconv.Itoa(1+rand.IntN(5)))
-			writeJSON(w, r, http.StatusServiceUnavailable, wire.Error{Reason: "Overloaded", Message: "hub is shedding load; retry later"})
+			t := time.NewTimer(s.queueWait)
+			defer t.Stop()
+			select {
+			case s.slots <- struct{}{}:
+			case <-r.Context().Done():
+				return
+			case <-t.C:
+				w.Header().Set("Retry-After", strconv.Itoa(1+rand.IntN(3)))
+				writeJSON(w, r, http.StatusServiceUnavailable, wire.Error{Reason: "Overloaded", Message: "hub is shedding load; retry later"})
+				return
+			}
 		}
+		defer func() { <-s.slots }()
+		next.ServeHTTP(w, r)
 	})
 }
 

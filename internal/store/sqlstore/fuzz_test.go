@@ -55,7 +55,7 @@ func FuzzStatus(f *testing.F) {
 		}
 		ctx := t.Context()
 		want := store.ClusterStatus{ClusterID: id, Report: report, ReceivedAt: time.Unix(0, at)}
-		if err := db.PutStatus(ctx, want); err != nil {
+		if err := db.PutStatuses(ctx, []store.ClusterStatus{want}); err != nil {
 			t.Fatalf("putting: %v", err)
 		}
 		all, err := db.ListStatuses(ctx)

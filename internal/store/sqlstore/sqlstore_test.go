@@ -270,7 +270,7 @@ func TestConcurrentWritesAndReads(t *testing.T) {
 		wg.Go(func() {
 			for r := range rounds {
 				record(db.TouchCluster(ctx, id, time.Now()))
-				record(db.PutStatus(ctx, store.ClusterStatus{ClusterID: id, Report: []byte("{}"), ReceivedAt: time.Now()}))
+				record(db.PutStatuses(ctx, []store.ClusterStatus{{ClusterID: id, Report: []byte("{}"), ReceivedAt: time.Now()}}))
 				record(db.PutObjects(ctx, map[string][]byte{fmt.Sprint(id, "-", r): []byte("x")}))
 			}
 		})
@@ -293,7 +293,7 @@ func TestCanceledContext(t *testing.T) {
 	db := openTemp(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := db.PutStatus(ctx, store.ClusterStatus{ClusterID: "c"}); !errors.Is(err, context.Canceled) {
+	if err := db.PutStatuses(ctx, []store.ClusterStatus{{ClusterID: "c"}}); !errors.Is(err, context.Canceled) {
 		t.Errorf("PutStatus with a canceled context: %v, want context.Canceled", err)
 	}
 }

@@ -2,25 +2,37 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"flotilla.io/flotilla/internal/store"
 )
 
-// PutStatus replaces the status the cluster's agent last reported.
-func (db *DB) PutStatus(ctx context.Context, s store.ClusterStatus) error {
-	doing := fmt.Sprintf("putting status of cluster %s", s.ClusterID)
-	received, err := toNanos(s.ReceivedAt)
-	if err != nil {
-		return fmt.Errorf("%s: %w", doing, err)
+// PutStatuses replaces the statuses the clusters' agents last reported, in
+// one transaction; a later status of the same cluster wins.
+func (db *DB) PutStatuses(ctx context.Context, ss []store.ClusterStatus) error {
+	if len(ss) == 0 {
+		return nil
 	}
-	_, err = db.write.ExecContext(ctx, db.q(`INSERT INTO statuses (cluster_id, report, received_at) VALUES (?, ?, ?)
-ON CONFLICT (cluster_id) DO UPDATE SET report = excluded.report, received_at = excluded.received_at`),
-		s.ClusterID, blob(s.Report), received)
-	if err != nil {
-		return db.fail(doing, err)
-	}
-	return nil
+	doing := fmt.Sprintf("putting %d statuses", len(ss))
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, db.q(`INSERT INTO statuses (cluster_id, report, received_at) VALUES (?, ?, ?)
+ON CONFLICT (cluster_id) DO UPDATE SET report = excluded.report, received_at = excluded.received_at`))
+		if err != nil {
+			return db.fail(doing, err)
+		}
+		defer stmt.Close()
+		for _, s := range ss {
+			received, err := toNanos(s.ReceivedAt)
+			if err != nil {
+				return fmt.Errorf("%s: cluster %s: %w", doing, s.ClusterID, err)
+			}
+			if _, err := stmt.ExecContext(ctx, s.ClusterID, blob(s.Report), received); err != nil {
+				return db.fail(doing, err)
+			}
+		}
+		return nil
+	})
 }
 
 // ListStatuses returns the last status of every cluster that reported,

@@ -11,6 +11,23 @@ import (
 
 var statusTests = []test{
 	{"put, replace and list", testStatusPutReplaceList},
+	{"batch: later status of a cluster wins", testStatusBatch},
+}
+
+func testStatusBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, "putting a batch", s.PutStatuses(ctx, []store.ClusterStatus{
+		status("c1", `{"generation":1}`, t0),
+		status("c2", `{"generation":7}`, t0),
+		status("c1", `{"generation":2}`, t0.Add(time.Second)),
+	}))
+	must(t, "putting nothing", s.PutStatuses(ctx, nil))
+	got, err := s.ListStatuses(ctx)
+	must(t, "listing", err)
+	slices.SortFunc(got, func(a, b store.ClusterStatus) int { return strings.Compare(a.ClusterID, b.ClusterID) })
+	diff(t, "statuses after a batch", []store.ClusterStatus{
+		status("c1", `{"generation":2}`, t0.Add(time.Second)), status("c2", `{"generation":7}`, t0),
+	}, got)
 }
 
 func status(cluster, report string, at time.Time) store.ClusterStatus {
@@ -37,7 +54,7 @@ func testStatusPutReplaceList(t *testing.T, s store.Store) {
 		}},
 	}
 	for _, st := range steps {
-		must(t, "putting: "+st.name, s.PutStatus(ctx, st.put))
+		must(t, "putting: "+st.name, s.PutStatuses(ctx, []store.ClusterStatus{st.put}))
 		got, err := s.ListStatuses(ctx)
 		must(t, "listing", err)
 		// The order of ListStatuses is not part of the contract.
