@@ -25,7 +25,7 @@ import (
 type Fetcher interface {
 	Fetch(ctx context.Context, name, url, branch string) (gitsource.Revision, error)
 	// Cached returns a commit fetched before, without the network.
-	Cached(name, commit string) (gitsource.Revision, error)
+	Cached(name, url, branch, commit string) (gitsource.Revision, error)
 }
 
 // Options configure a Hub.
@@ -80,6 +80,9 @@ type Hub struct {
 	loaded map[string]*loaded
 	// renders caches renders by bundle, commit and render inputs.
 	renders renderCache
+	// sharedRenders holds the same renders by what they read (repository,
+	// commit, render inputs), for sources that track one repository.
+	sharedRenders map[string]rendered
 	// lastTouch is when each cluster's last-seen time was last written.
 	lastTouch map[string]time.Time
 	// contents caches manifest content by digest for serving.
@@ -92,21 +95,22 @@ func New(opts Options) (*Hub, error) {
 		return nil, errors.New("creating hub: store, CA, signing key and fetcher are required")
 	}
 	h := &Hub{
-		store:      opts.Store,
-		ca:         opts.CA,
-		key:        opts.SigningKey,
-		fetcher:    opts.Fetcher,
-		url:        opts.URL,
-		longPoll:   opts.LongPoll,
-		now:        opts.Now,
-		log:        opts.Logger,
-		syncNow:    make(chan string, 64),
-		waiters:    newWaiters(),
-		loaded:     map[string]*loaded{},
-		renders:    renderCache{},
-		lastTouch:  map[string]time.Time{},
-		contents:   map[string][]byte{},
-		renderOpts: opts.Render,
+		store:         opts.Store,
+		ca:            opts.CA,
+		key:           opts.SigningKey,
+		fetcher:       opts.Fetcher,
+		url:           opts.URL,
+		longPoll:      opts.LongPoll,
+		now:           opts.Now,
+		log:           opts.Logger,
+		syncNow:       make(chan string, 64),
+		waiters:       newWaiters(),
+		loaded:        map[string]*loaded{},
+		renders:       renderCache{},
+		sharedRenders: map[string]rendered{},
+		lastTouch:     map[string]time.Time{},
+		contents:      map[string][]byte{},
+		renderOpts:    opts.Render,
 	}
 	if h.longPoll <= 0 {
 		h.longPoll = 60 * time.Second

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func (f *dirFetcher) Fetch(context.Context, string, string, string) (gitsource.R
 	return f.rev, nil
 }
 
-func (f *dirFetcher) Cached(string, string) (gitsource.Revision, error) {
+func (f *dirFetcher) Cached(string, string, string, string) (gitsource.Revision, error) {
 	return gitsource.Revision{}, fmt.Errorf("no cache")
 }
 
@@ -139,5 +140,116 @@ func TestRenderOncePerGroup(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Errorf("%d distinct envs seen", len(seen))
+	}
+}
+
+// TestRendersSharedAcrossSources: sources that track one repository (one
+// per group, say) share renders of the same commit and inputs; a source
+// over another repository renders its own.
+func TestRendersSharedAcrossSources(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ca, _, err := pki.NewCA("test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	fetcher := &dirFetcher{}
+	h, err := New(Options{Store: db, CA: ca, SigningKey: key, Fetcher: fetcher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, env := range []string{"dev", "test"} {
+		c := store.Cluster{ID: fmt.Sprintf("c%d", i), Name: "edge-" + env, Labels: map[string]string{"env": env}, CreatedAt: time.Now()}
+		if err := db.CreateCluster(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetcher.commit(t, "commit-1", map[string]string{"a/cm.yaml": configMapYAML("a", "one")})
+	tests := []struct {
+		source, repo, target string
+		wantRenders          float64
+	}{
+		{"g-dev", "https://git.example/fleet", "env=dev", 1},
+		{"g-test", "https://git.example/fleet", "env=test", 0}, // same repo, commit and inputs
+		{"other", "https://git.example/other", "env=dev", 1},
+	}
+	for _, tc := range tests {
+		before := testutil.ToFloat64(h.metrics.renders)
+		if _, err := h.AddSource(ctx, wire.SourceSpec{Name: tc.source, Repo: tc.repo, Targets: []string{tc.target}}); err != nil {
+			t.Fatal(err)
+		}
+		h.syncByName(ctx, tc.source)
+		if got := testutil.ToFloat64(h.metrics.renders) - before; got != tc.wantRenders {
+			t.Errorf("source %s: %v renders, want %v", tc.source, got, tc.wantRenders)
+		}
+	}
+	// Both groups got the same object.
+	var objs []string
+	for _, id := range []string{"c0", "c1"} {
+		m, err := db.GetManifest(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refs []wire.BundleRef
+		content, err := h.content(ctx, m.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(content, &refs); err != nil || len(refs) == 0 || len(refs[0].Objects) != 1 {
+			t.Fatalf("cluster %s: refs %+v, %v", id, refs, err)
+		}
+		objs = append(objs, refs[0].Objects[0])
+	}
+	if objs[0] != objs[1] {
+		t.Errorf("groups got different objects %v", objs)
+	}
+}
+
+// TestSourcesFollowTheirBranchTogether: a fetch that moves a repository's
+// branch brings every source that tracks that branch along.
+func TestSourcesFollowTheirBranchTogether(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ca, _, err := pki.NewCA("test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	fetcher := &dirFetcher{}
+	h, err := New(Options{Store: db, CA: ca, SigningKey: key, Fetcher: fetcher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetcher.commit(t, "commit-1", map[string]string{"a/cm.yaml": configMapYAML("a", "one")})
+	specs := []wire.SourceSpec{
+		{Name: "g1", Repo: "https://git.example/fleet", Targets: []string{"env=dev"}},
+		{Name: "g2", Repo: "https://git.example/fleet", Targets: []string{"env=test"}},
+		{Name: "dev-branch", Repo: "https://git.example/fleet", Branch: "dev", Targets: []string{"env=test"}},
+	}
+	for _, s := range specs {
+		if _, err := h.AddSource(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.syncByName(ctx, "g1", "g2", "dev-branch")
+	fetcher.commit(t, "commit-2", map[string]string{"a/cm.yaml": configMapYAML("a", "two")})
+	h.syncByName(ctx, "g1")
+	for name, want := range map[string]string{"g1": "commit-2", "g2": "commit-2", "dev-branch": "commit-1"} {
+		s, err := db.GetSource(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Commit != want {
+			t.Errorf("source %s at %q, want %q", name, s.Commit, want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 // ready to render for any target.
 type loaded struct {
 	commit string
+	repo   string
 	dir    string
 	// def is renderKey of the source definition it was loaded for.
 	def     string
@@ -42,8 +43,16 @@ func (h *Hub) renderFor(ctx context.Context, l *loaded, name string, b bundle.Bu
 }
 
 func (h *Hub) renderKeyed(ctx context.Context, l *loaded, name string, b bundle.Bundle, eff render.Effective, key string) rendered {
+	shared := sharedRenderKey(l, key)
 	h.mu.Lock()
 	r, ok := h.renders[name][key]
+	if !ok {
+		// Another source over the same repository rendered the same
+		// inputs: one render per group across sources, too.
+		if r, ok = h.sharedRenders[shared]; ok {
+			h.keepRender(name, key, r)
+		}
+	}
 	h.mu.Unlock()
 	if ok {
 		return r
@@ -54,12 +63,25 @@ func (h *Hub) renderKeyed(ctx context.Context, l *loaded, name string, b bundle.
 		return r
 	}
 	h.mu.Lock()
+	h.keepRender(name, key, r)
+	h.sharedRenders[shared] = r
+	h.mu.Unlock()
+	return r
+}
+
+// sharedRenderKey names a render by what it reads: the checkout's
+// repository and commit, and the effective options (which hold the bundle
+// path and, for Helm, the release name).
+func sharedRenderKey(l *loaded, key string) string {
+	return l.repo + "\x00" + key
+}
+
+// keepRender records a render of bundle name; h.mu is held.
+func (h *Hub) keepRender(name, key string, r rendered) {
 	if h.renders[name] == nil {
 		h.renders[name] = map[string]rendered{}
 	}
 	h.renders[name][key] = r
-	h.mu.Unlock()
-	return r
 }
 
 // render renders and stores the objects; ok is false when the failure is
@@ -99,6 +121,18 @@ func (h *Hub) forgetRenders(l *loaded, old *loaded) {
 	for name := range old.bundles {
 		if _, still := l.bundles[name]; !still || old.commit != l.commit {
 			delete(h.renders, name)
+		}
+	}
+	// Shared renders live while some source has their commit loaded.
+	live := map[string]bool{}
+	for _, ld := range h.loaded {
+		live[ld.repo+"\x00"+ld.commit+"/"] = true
+	}
+	for k := range h.sharedRenders {
+		repo, rest, _ := strings.Cut(k, "\x00")
+		commit, _, _ := strings.Cut(rest, "/")
+		if !live[repo+"\x00"+commit+"/"] {
+			delete(h.sharedRenders, k)
 		}
 	}
 }

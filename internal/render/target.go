@@ -47,9 +47,12 @@ type Effective struct {
 	// Values are the Helm value layers in Fleet's merge order: values,
 	// then valuesFiles, of the bundle, then of the customization.
 	Values []ValuesLayer `json:"values,omitempty"`
-	// ReleaseName is the Helm release name. Resolve sets helm.releaseName,
-	// else the bundle name without a source prefix; the hub, which knows
-	// the source, may set Fleet's bundle name before calling Key.
+	// ReleaseName is the Helm release name, set only when the bundle
+	// renders with Helm (nothing else reads it, and renders of other
+	// bundles then share keys across sources). Resolve sets
+	// helm.releaseName, else the bundle name without a source prefix; the
+	// hub, which knows the source, may set Fleet's bundle name before
+	// calling Key.
 	ReleaseName string `json:"releaseName,omitempty"`
 	// KubeVersion and APIVersions are the target's facts, kept only when
 	// the bundle renders with Helm (nothing else reads them).
@@ -62,8 +65,8 @@ type Effective struct {
 // sets one, as Fleet names releases. Callers that know the source call it
 // before Key.
 func (e *Effective) UseBundleName(name string) {
-	if e.Options.Helm != nil && e.Options.Helm.ReleaseName != "" {
-		return
+	if e.ReleaseName == "" || (e.Options.Helm != nil && e.Options.Helm.ReleaseName != "") {
+		return // not a Helm render, or the release is named
 	}
 	e.ReleaseName = shortReleaseName(name)
 }
@@ -133,8 +136,8 @@ func Resolve(b bundle.Bundle, t Target) (eff Effective, skip bool, err error) {
 		eff.Values[i].Values = v
 	}
 	eff.Options = opts
-	eff.ReleaseName = releaseName(b, opts)
 	if usesHelm(b, opts) {
+		eff.ReleaseName = releaseName(b, opts)
 		eff.KubeVersion = t.KubeVersion
 		if t.APIVersions != nil {
 			eff.APIVersions = slices.Sorted(slices.Values(t.APIVersions))
@@ -154,7 +157,9 @@ func Base(b bundle.Bundle) Effective {
 		h.Values, h.ValuesFiles = nil, nil
 		eff.Options.Helm = &h
 	}
-	eff.ReleaseName = releaseName(b, eff.Options)
+	if usesHelm(b, eff.Options) {
+		eff.ReleaseName = releaseName(b, eff.Options)
+	}
 	return eff
 }
 
