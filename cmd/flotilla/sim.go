@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ func newSimCmd(g *globals) *cobra.Command {
 		report    string
 		hubConfig string
 		hubFlags  []string
+		cpuProf   string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -34,6 +36,17 @@ func newSimCmd(g *globals) *cobra.Command {
 				return err
 			}
 			opts.Logger = log
+			if cpuProf != "" {
+				f, err := os.Create(cpuProf)
+				if err != nil {
+					return fmt.Errorf("creating CPU profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("starting CPU profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			dir, err := os.MkdirTemp("", "flotilla-sim-")
 			if err != nil {
 				return fmt.Errorf("creating work directory: %w", err)
@@ -78,6 +91,7 @@ func newSimCmd(g *globals) *cobra.Command {
 	f.Float64Var(&opts.FlapFraction, "flap-fraction", 0, "fraction of agents whose link flaps during the changes")
 	f.Uint64Var(&opts.Seed, "seed", 1, "seed of every random choice")
 	f.StringVar(&report, "report", "table", "report format: table or json")
+	f.StringVar(&cpuProf, "cpu-profile", "", "write the simulator's own CPU profile (the agents' side) to this file")
 	f.StringArrayVar(&hubFlags, "hub-flag", nil, "extra flag for the hub the sim starts, e.g. --hub-flag=--pprof-listen=127.0.0.1:6060 (repeatable)")
 	f.StringVar(&hubConfig, "hub-config", "", "admin.yaml of a running hub to measure instead of starting one")
 	return cmd

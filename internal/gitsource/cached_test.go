@@ -30,7 +30,7 @@ func TestCachedServesWithoutTheRemote(t *testing.T) {
 	if _, err := f.Fetch(context.Background(), "src", bare, "main"); err == nil {
 		t.Fatal("fetch from a removed repository succeeded")
 	}
-	rev, err := f.Cached("src", commit)
+	rev, err := f.Cached("src", bare, "main", commit)
 	if err != nil {
 		t.Fatalf("Cached: %v", err)
 	}
@@ -40,14 +40,19 @@ func TestCachedServesWithoutTheRemote(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(rev.Dir, "a.yaml")); err != nil || string(b) != "x: 1\n" {
 		t.Errorf("checkout content = %q, %v", b, err)
 	}
-	for _, bad := range []struct{ name, commit string }{
-		{"src", "0000000000000000000000000000000000000001"},
-		{"src", "not-a-hash"},
-		{"other", commit},
-		{"../x", commit},
+	// Another source over the same repository and branch shares the cache.
+	if _, err := f.Cached("other", bare, "", commit); err != nil {
+		t.Errorf("Cached by another source of the same repository: %v", err)
+	}
+	for _, bad := range []struct{ name, url, branch, commit string }{
+		{"src", bare, "main", "0000000000000000000000000000000000000001"},
+		{"src", bare, "main", "not-a-hash"},
+		{"src", bare, "dev", commit},
+		{"src", bare + "-other", "main", commit},
+		{"../x", bare, "main", commit},
 	} {
-		if _, err := f.Cached(bad.name, bad.commit); err == nil {
-			t.Errorf("Cached(%q, %q) succeeded", bad.name, bad.commit)
+		if _, err := f.Cached(bad.name, bad.url, bad.branch, bad.commit); err == nil {
+			t.Errorf("Cached(%q, %q, %q, %q) succeeded", bad.name, bad.url, bad.branch, bad.commit)
 		}
 	}
 }

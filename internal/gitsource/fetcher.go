@@ -2,6 +2,8 @@ package gitsource
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,7 +25,7 @@ import (
 
 // Options configures a Fetcher.
 type Options struct {
-	Dir    string       // cache root, one directory per source name; one Fetcher per Dir
+	Dir    string       // cache root, one directory per repository and branch; one Fetcher per Dir
 	Logger *slog.Logger // may be nil
 }
 
@@ -33,8 +35,11 @@ type Revision struct {
 	Dir    string // work tree of exactly that commit; not modified afterwards
 }
 
-// Fetcher fetches Git sources into revision directories. It is safe for
-// concurrent use; fetches of one source name are serialised.
+// Fetcher fetches Git sources into revision directories. Sources that track
+// the same repository and branch share one object cache and one checkout
+// per commit: a fleet often has a source per group over one repository. It
+// is safe for concurrent use; fetches of one repository and branch are
+// serialised.
 type Fetcher struct {
 	dir string
 	log *slog.Logger
@@ -44,12 +49,13 @@ type Fetcher struct {
 	transports map[string]transport.Transport
 
 	mu    sync.Mutex             // guards locks
-	locks map[string]*sync.Mutex // per source name
+	locks map[string]*sync.Mutex // per cache directory
 }
 
-// keepRevisions is how many revision directories stay per source: the
-// current one and the one before, which a reader may still be using.
-const keepRevisions = 2
+// keepRevisions is how many revision directories stay per repository and
+// branch: the current one and those before it, which a reader (a source
+// that has not followed the branch yet) may still be using.
+const keepRevisions = 3
 
 // New returns a Fetcher that caches under opts.Dir, creating it if needed.
 func New(opts Options) (*Fetcher, error) {
@@ -116,18 +122,25 @@ func (f *Fetcher) Fetch(ctx context.Context, name, url, branch string) (Revision
 		return Revision{}, fmt.Errorf("fetching source %s: %w", name, err)
 	}
 
-	unlock := f.lock(name)
+	srcDir := f.cacheDir(url, ref)
+	unlock := f.lock(srcDir)
 	defer unlock()
 
-	rev, err := f.fetchLocked(ctx, name, ep, ref)
+	rev, err := f.fetchLocked(ctx, name, srcDir, ep, ref)
 	if err != nil {
 		return Revision{}, fmt.Errorf("fetching source %s from %s: %w", name, redactURL(url), sanitize(err, ep))
 	}
 	return rev, nil
 }
 
-func (f *Fetcher) fetchLocked(ctx context.Context, name string, ep *transport.Endpoint, ref plumbing.ReferenceName) (Revision, error) {
-	srcDir := filepath.Join(f.dir, name)
+// cacheDir is the directory of a repository's branch: a hash, so that any
+// URL (credentials included) names a safe directory.
+func (f *Fetcher) cacheDir(url string, ref plumbing.ReferenceName) string {
+	sum := sha256.Sum256([]byte(url + "\x00" + ref.String()))
+	return filepath.Join(f.dir, "repo-"+hex.EncodeToString(sum[:12]))
+}
+
+func (f *Fetcher) fetchLocked(ctx context.Context, name, srcDir string, ep *transport.Endpoint, ref plumbing.ReferenceName) (Revision, error) {
 	repo, err := openCache(filepath.Join(srcDir, "cache.git"))
 	if err != nil {
 		return Revision{}, err
@@ -152,13 +165,13 @@ func (f *Fetcher) fetchLocked(ctx context.Context, name string, ep *transport.En
 	return rev, nil
 }
 
-// lock serialises work on one source name and returns the unlock.
-func (f *Fetcher) lock(name string) func() {
+// lock serialises work on one cache directory and returns the unlock.
+func (f *Fetcher) lock(dir string) func() {
 	f.mu.Lock()
-	l, ok := f.locks[name]
+	l, ok := f.locks[dir]
 	if !ok {
 		l = new(sync.Mutex)
-		f.locks[name] = l
+		f.locks[dir] = l
 	}
 	f.mu.Unlock()
 	l.Lock()
@@ -177,16 +190,20 @@ func openCache(dir string) (*git.Repository, error) {
 	return repo, nil
 }
 
-// Cached returns the checkout of a commit already in the source's cache,
-// without touching the network: a hub that restarts while a Git server is
-// unreachable keeps serving the commit it had.
-func (f *Fetcher) Cached(name, commit string) (Revision, error) {
+// Cached returns the checkout of a commit already in the cache of the
+// source's repository and branch, without touching the network: a hub that
+// restarts while a Git server is unreachable keeps serving the commit it
+// had.
+func (f *Fetcher) Cached(name, url, branch, commit string) (Revision, error) {
 	if !validName.MatchString(name) {
 		return Revision{}, fmt.Errorf("opening cached source %q: invalid name", name)
 	}
-	unlock := f.lock(name)
+	if branch == "" {
+		branch = "main"
+	}
+	srcDir := f.cacheDir(url, plumbing.NewBranchReferenceName(branch))
+	unlock := f.lock(srcDir)
 	defer unlock()
-	srcDir := filepath.Join(f.dir, name)
 	repo, err := git.PlainOpen(filepath.Join(srcDir, "cache.git"))
 	if err != nil {
 		return Revision{}, fmt.Errorf("opening cached source %s: %w", name, err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-cmp/cmp"
 
 	"flotilla.io/flotilla/internal/testenv/gitserver"
@@ -70,12 +71,12 @@ func TestFetchLifecycle(t *testing.T) {
 				t.Errorf("first revision (-want +got):\n%s", diff)
 			}
 
-			packs := packCount(t, f, "src")
+			packs := packCount(t, f, r.url)
 			again := mustFetch(ctx, t, f, "src", r.url, "main")
 			if diff := cmp.Diff(rev1, again); diff != "" {
 				t.Errorf("refetch without change (-first +again):\n%s", diff)
 			}
-			if got := packCount(t, f, "src"); got != packs {
+			if got := packCount(t, f, r.url); got != packs {
 				t.Errorf("refetch without change downloaded a pack: %d packs, had %d", got, packs)
 			}
 
@@ -105,10 +106,19 @@ func TestFetchLifecycle(t *testing.T) {
 			if rev3.Commit != c3 {
 				t.Fatalf("commit = %s, want %s", rev3.Commit, c3)
 			}
-			wantDirs := []string{"rev-" + c2, "rev-" + c3}
+			c4 := w.CommitAndPush(t, "fourth")
+			if rev4 := mustFetch(ctx, t, f, "src", r.url, "main"); rev4.Commit != c4 {
+				t.Fatalf("commit = %s, want %s", rev4.Commit, c4)
+			}
+			wantDirs := []string{"rev-" + c2, "rev-" + c3, "rev-" + c4}
 			sort.Strings(wantDirs)
-			if diff := cmp.Diff(wantDirs, revDirs(t, f, "src")); diff != "" {
+			if diff := cmp.Diff(wantDirs, revDirs(t, f, r.url)); diff != "" {
 				t.Errorf("kept revisions (-want +got):\n%s", diff)
+			}
+			// Another source over the same repository and branch shares
+			// the cache: no download, the same checkout.
+			if other := mustFetch(ctx, t, f, "other", r.url, "main"); other.Dir != filepath.Join(f.cacheDir(r.url, plumbing.NewBranchReferenceName("main")), "rev-"+c4) {
+				t.Errorf("another source of the repository got %s", other.Dir)
 			}
 
 			_, err := f.Fetch(ctx, "src", r.url, "no-such-branch")
@@ -174,7 +184,7 @@ func TestFetchRefusesEscapingSymlink(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "leaves the repository") {
 		t.Fatalf("err = %v, want a symlink refusal", err)
 	}
-	if dirs := revDirs(t, f, "s"); len(dirs) != 0 {
+	if dirs := revDirs(t, f, bare); len(dirs) != 0 {
 		t.Errorf("a revision directory was left: %v", dirs)
 	}
 }
@@ -250,9 +260,10 @@ func readTree(t *testing.T, dir string) map[string]string {
 	return files
 }
 
-func revDirs(t *testing.T, f *Fetcher, name string) []string {
+// revDirs lists the revision directories of url's main branch.
+func revDirs(t *testing.T, f *Fetcher, url string) []string {
 	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(f.dir, name, revPrefix+"*"))
+	matches, err := filepath.Glob(filepath.Join(f.cacheDir(url, plumbing.NewBranchReferenceName("main")), revPrefix+"*"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,9 +275,9 @@ func revDirs(t *testing.T, f *Fetcher, name string) []string {
 	return names
 }
 
-func packCount(t *testing.T, f *Fetcher, name string) int {
+func packCount(t *testing.T, f *Fetcher, url string) int {
 	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(f.dir, name, "cache.git", "objects", "pack", "*.pack"))
+	matches, err := filepath.Glob(filepath.Join(f.cacheDir(url, plumbing.NewBranchReferenceName("main")), "cache.git", "objects", "pack", "*.pack"))
 	if err != nil {
 		t.Fatal(err)
 	}

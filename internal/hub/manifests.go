@@ -28,10 +28,10 @@ func (h *Hub) recomputeAll(ctx context.Context) error {
 	return h.recompute(ctx, cs)
 }
 
-// recomputeTargeted recomputes the clusters a source targets: a new commit
-// of one source changes no other cluster's manifest. A change to the
+// recomputeTargeted recomputes the clusters the sources target: a new
+// commit of one source changes no other cluster's manifest. A change to a
 // source's targets goes through AddSource, which recomputes every cluster.
-func (h *Hub) recomputeTargeted(ctx context.Context, source string) error {
+func (h *Hub) recomputeTargeted(ctx context.Context, sources ...string) error {
 	cs, err := h.store.ListClusters(ctx)
 	if err != nil {
 		return fmt.Errorf("listing clusters: %w", err)
@@ -42,8 +42,12 @@ func (h *Hub) recomputeTargeted(ctx context.Context, source string) error {
 	}
 	var targeted []store.Cluster
 	for _, c := range cs {
-		if t.targeted(source, labels.Set(clusterLabels(c))) {
-			targeted = append(targeted, c)
+		set := labels.Set(clusterLabels(c))
+		for _, s := range sources {
+			if t.targeted(s, set) {
+				targeted = append(targeted, c)
+				break
+			}
 		}
 	}
 	return h.recompute(ctx, targeted)

@@ -7,15 +7,26 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"flotilla.io/flotilla/internal/bundle"
+	"flotilla.io/flotilla/internal/gitsource"
 	"flotilla.io/flotilla/internal/store"
 )
 
 // tick is how often the source loop looks for sources that are due.
 const tick = time.Second
 
-// sourceLoop fetches each source when its poll interval has passed or when
-// AddSource asks for it, one at a time.
+// syncBurst is how long the source loop gathers fetch requests after the
+// first one: a burst of webhooks (one per source over the same repository,
+// say) is fetched together and costs one manifest recomputation.
+const syncBurst = 50 * time.Millisecond
+
+// fetchParallel bounds the sources fetched at once.
+const fetchParallel = 4
+
+// sourceLoop fetches sources when their poll interval has passed or when
+// AddSource asks for it, in batches.
 func (h *Hub) sourceLoop(ctx context.Context) error {
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -24,9 +35,28 @@ func (h *Hub) sourceLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case name := <-h.syncNow:
-			h.syncByName(ctx, name)
+			h.syncByName(ctx, h.gather(ctx, name)...)
 		case <-t.C:
 			h.syncDue(ctx)
+		}
+	}
+}
+
+// gather collects the sync requests that arrive within syncBurst of first.
+func (h *Hub) gather(ctx context.Context, first string) []string {
+	names := []string{first}
+	t := time.NewTimer(syncBurst)
+	defer t.Stop()
+	for {
+		select {
+		case n := <-h.syncNow:
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		case <-t.C:
+			return names
+		case <-ctx.Done():
+			return names
 		}
 	}
 }
@@ -38,31 +68,114 @@ func (h *Hub) syncDue(ctx context.Context) {
 		return
 	}
 	now := h.now()
+	var due []store.Source
 	for _, s := range ss {
+		if s.FetchedAt.IsZero() || now.Sub(s.FetchedAt) >= s.Poll || !h.isLoaded(s) {
+			due = append(due, s)
+		}
+	}
+	h.sync(ctx, due)
+}
+
+func (h *Hub) syncByName(ctx context.Context, names ...string) {
+	var ss []store.Source
+	for _, name := range names {
+		s, err := h.store.GetSource(ctx, name)
+		if err != nil {
+			h.log.Error("loading source", "source", name, "err", err)
+			continue
+		}
+		ss = append(ss, s)
+	}
+	h.sync(ctx, ss)
+}
+
+// sync fetches sources (a few at once), loads those whose commit or
+// definition changed, and then recomputes the manifests of the clusters
+// they target, once for all of them. Rendering happens during that
+// computation, once per distinct set of render inputs.
+func (h *Hub) sync(ctx context.Context, ss []store.Source) {
+	if len(ss) == 0 {
+		return
+	}
+	results := h.fetchAll(ctx, ss)
+	// Sources that track a branch that moved follow it now: they share
+	// the fetcher's cache, whose old checkouts are pruned.
+	if more := h.sameBranch(ctx, ss, results); len(more) > 0 {
+		ss = append(ss, more...)
+		results = append(results, h.fetchAll(ctx, more)...)
+	}
+	var changed []string
+	for i, s := range ss {
 		if ctx.Err() != nil {
 			return
 		}
-		if s.FetchedAt.IsZero() || now.Sub(s.FetchedAt) >= s.Poll || !h.isLoaded(s) {
-			h.sync(ctx, s)
+		if h.afterFetch(ctx, s, results[i].rev, results[i].err) {
+			changed = append(changed, s.Name)
 		}
 	}
-}
-
-func (h *Hub) syncByName(ctx context.Context, name string) {
-	s, err := h.store.GetSource(ctx, name)
-	if err != nil {
-		h.log.Error("loading source", "source", name, "err", err)
+	if len(changed) == 0 {
 		return
 	}
-	h.sync(ctx, s)
+	if err := h.recomputeTargeted(ctx, changed...); err != nil {
+		h.log.Error("computing manifests", "sources", changed, "err", err)
+	}
 }
 
-// sync fetches one source and, when its commit or definition changed,
-// discovers its bundles and recomputes every manifest. Rendering happens
-// during that computation, once per distinct set of render inputs.
-func (h *Hub) sync(ctx context.Context, s store.Source) {
+type fetched struct {
+	rev gitsource.Revision
+	err error
+}
+
+// fetchAll fetches sources, fetchParallel at a time.
+func (h *Hub) fetchAll(ctx context.Context, ss []store.Source) []fetched {
+	results := make([]fetched, len(ss))
+	var g errgroup.Group
+	g.SetLimit(fetchParallel)
+	for i, s := range ss {
+		g.Go(func() error {
+			rev, err := h.fetcher.Fetch(ctx, s.Name, s.Repo, s.Branch)
+			results[i] = fetched{rev, err}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return results
+}
+
+// sameBranch returns the sources outside ss that track the repository and
+// branch of a source in ss whose fetch brought a new commit.
+func (h *Hub) sameBranch(ctx context.Context, ss []store.Source, results []fetched) []store.Source {
+	type branch struct{ repo, branch string }
+	moved := map[branch]string{} // to the commit
+	in := map[string]bool{}
+	for i, s := range ss {
+		in[s.Name] = true
+		if results[i].err == nil && results[i].rev.Commit != s.Commit {
+			moved[branch{s.Repo, s.Branch}] = results[i].rev.Commit
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	all, err := h.store.ListSources(ctx)
+	if err != nil {
+		h.log.Error("listing sources", "err", err)
+		return nil
+	}
+	var out []store.Source
+	for _, s := range all {
+		if c, ok := moved[branch{s.Repo, s.Branch}]; ok && !in[s.Name] && s.Commit != c {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// afterFetch records a fetch and loads what it brought; true when a new
+// commit or definition was loaded.
+func (h *Hub) afterFetch(ctx context.Context, s store.Source, rev gitsource.Revision, err error) bool {
 	log := h.log.With("source", s.Name)
-	rev, err := h.fetcher.Fetch(ctx, s.Name, s.Repo, s.Branch)
 	fetch := store.SourceFetch{Commit: s.Commit, FetchedAt: h.now().UTC()}
 	if err != nil {
 		h.metrics.fetches.WithLabelValues("error").Inc()
@@ -71,55 +184,55 @@ func (h *Hub) sync(ctx context.Context, s store.Source) {
 		if err := h.store.SetSourceFetch(ctx, s.Name, fetch); err != nil {
 			log.Error("recording fetch", "err", err)
 		}
-		h.loadCached(ctx, s)
-		return
+		return h.loadCached(ctx, s)
 	}
 	h.metrics.fetches.WithLabelValues("ok").Inc()
 	fetch.Commit = rev.Commit
 	if err := h.store.SetSourceFetch(ctx, s.Name, fetch); err != nil {
 		log.Error("recording fetch", "err", err)
-		return
+		return false
 	}
 	s.Commit = rev.Commit
-	h.load(ctx, s, rev.Dir)
+	return h.load(ctx, s, rev.Dir)
 }
 
 // loadCached loads the commit a source had before this hub started, from
 // the fetcher's cache, so that an unreachable Git server after a restart
 // does not hold back the manifests of every cluster it targets.
-func (h *Hub) loadCached(ctx context.Context, s store.Source) {
+func (h *Hub) loadCached(ctx context.Context, s store.Source) bool {
 	if s.Commit == "" || h.isLoaded(s) {
-		return
+		return false
 	}
 	h.mu.Lock()
 	_, loadedBefore := h.loaded[s.Name]
 	h.mu.Unlock()
 	if loadedBefore {
-		return // keep what this hub loaded itself
+		return false // keep what this hub loaded itself
 	}
-	rev, err := h.fetcher.Cached(s.Name, s.Commit)
+	rev, err := h.fetcher.Cached(s.Name, s.Repo, s.Branch, s.Commit)
 	if err != nil {
 		h.log.Warn("no cached checkout to serve while the source is unreachable", "source", s.Name, "err", err)
-		return
+		return false
 	}
-	h.load(ctx, s, rev.Dir)
+	return h.load(ctx, s, rev.Dir)
 }
 
-// load discovers the bundles of a source's checkout, keeps them, and
-// recomputes manifests; nothing is done when that commit is loaded.
-func (h *Hub) load(ctx context.Context, s store.Source, dir string) {
+// load discovers the bundles of a source's checkout and keeps them; it
+// returns false when that commit is loaded already or loading failed. The
+// caller recomputes manifests.
+func (h *Hub) load(ctx context.Context, s store.Source, dir string) bool {
 	log := h.log.With("source", s.Name)
 	if h.isLoaded(s) {
-		return
+		return false
 	}
 	l, bundles, err := h.loadSource(s, dir)
 	if err != nil {
 		log.Error("discovering bundles", "commit", s.Commit, "err", err)
-		return
+		return false
 	}
 	if err := h.store.ReplaceBundles(ctx, s.Name, bundles); err != nil {
 		log.Error("storing bundles", "err", err)
-		return
+		return false
 	}
 	h.mu.Lock()
 	old := h.loaded[s.Name]
@@ -127,9 +240,7 @@ func (h *Hub) load(ctx context.Context, s store.Source, dir string) {
 	h.mu.Unlock()
 	h.forgetRenders(l, old)
 	log.Info("source loaded", "commit", s.Commit, "bundles", len(bundles))
-	if err := h.recomputeTargeted(ctx, s.Name); err != nil {
-		log.Error("computing manifests", "err", err)
-	}
+	return true
 }
 
 func (h *Hub) isLoaded(s store.Source) bool {
@@ -151,7 +262,7 @@ func (h *Hub) loadSource(s store.Source, dir string) (*loaded, []store.Bundle, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("discovering bundles: %w", err)
 	}
-	l := &loaded{commit: s.Commit, dir: dir, def: renderKey(s), bundles: map[string]bundle.Bundle{}}
+	l := &loaded{commit: s.Commit, repo: s.Repo, dir: dir, def: renderKey(s), bundles: map[string]bundle.Bundle{}}
 	out := make([]store.Bundle, 0, len(found))
 	for _, b := range found {
 		name := bundle.Name(s.Name, b.Path)
