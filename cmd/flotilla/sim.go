@@ -60,7 +60,7 @@ func newSimCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("finding this binary: %w", err)
 				}
-				h, err := sim.StartChildHub(cmd.Context(), sim.ChildHubOptions{Command: append([]string{exe, "hub"}, hubFlags...), DataDir: filepath.Join(dir, "hub"), Logger: log})
+				h, err := sim.StartChildHub(cmd.Context(), sim.ChildHubOptions{Command: []string{exe, "hub"}, Args: hubFlags, DataDir: filepath.Join(dir, "hub"), Logger: log})
 				if err != nil {
 					return err
 				}

@@ -83,8 +83,11 @@ type Hub struct {
 	// sharedRenders holds the same renders by what they read (repository,
 	// commit, render inputs), for sources that track one repository.
 	sharedRenders map[string]rendered
-	// lastTouch is when each cluster's last-seen time was last written.
-	lastTouch map[string]time.Time
+	// seen is when each cluster's agent was last seen; seenWritten what
+	// the store has of it.
+	seen, seenWritten map[string]time.Time
+	// auth holds certificate serials checked recently, by cluster ID.
+	auth map[string]authEntry
 	// contents caches manifest content by digest for serving.
 	contents map[string][]byte
 }
@@ -108,7 +111,9 @@ func New(opts Options) (*Hub, error) {
 		loaded:        map[string]*loaded{},
 		renders:       renderCache{},
 		sharedRenders: map[string]rendered{},
-		lastTouch:     map[string]time.Time{},
+		seen:          map[string]time.Time{},
+		seenWritten:   map[string]time.Time{},
+		auth:          map[string]authEntry{},
 		contents:      map[string][]byte{},
 		renderOpts:    opts.Render,
 	}
@@ -125,8 +130,12 @@ func New(opts Options) (*Hub, error) {
 	return h, nil
 }
 
-// Run fetches and renders sources on their poll intervals until ctx ends.
+// Run fetches and renders sources on their poll intervals, and writes when
+// clusters were last seen, until ctx ends.
 func (h *Hub) Run(ctx context.Context) error {
+	seenDone := make(chan struct{})
+	go func() { h.seenLoop(ctx); close(seenDone) }()
+	defer func() { <-seenDone }()
 	if err := h.recomputeAll(ctx); err != nil {
 		h.log.Error("computing manifests at start", "err", err)
 	}

@@ -321,12 +321,12 @@ func (h *Hub) reissueAbove(ctx context.Context, clusterID string, applied int64)
 	return h.recomputeOne(ctx, t, map[string]encoded{}, c, applied)
 }
 
-// WaitManifest answers an agent's long-poll: the JSON of the cluster's
-// signed manifest as soon as its generation differs from have, or
+// WaitManifest answers an agent's long-poll: the cluster's signed manifest
+// as soon as its generation differs from have, or
 // ok=false when the wait ends with nothing new. base is the digest of the
 // manifest content the agent holds ("" for none): the answer then carries
 // the content as a delta against it and ships the objects it lacks.
-func (h *Hub) WaitManifest(ctx context.Context, clusterID string, have int64, base string) (body []byte, ok bool, err error) {
+func (h *Hub) WaitManifest(ctx context.Context, clusterID string, have int64, base string) (answer ManifestAnswer, ok bool, err error) {
 	h.waiters.enter(clusterID)
 	defer h.waiters.leave(clusterID)
 	timer := time.NewTimer(h.longPoll)
@@ -336,20 +336,20 @@ func (h *Hub) WaitManifest(ctx context.Context, clusterID string, have int64, ba
 		m, err := h.store.GetManifest(ctx, clusterID)
 		switch {
 		case err == nil && m.Generation != have:
-			body, err := h.manifestBody(ctx, m.Signed, m.Digest, base)
+			a, err := h.manifestAnswer(ctx, m.Signed, m.Digest, base)
 			if err != nil {
-				return nil, false, err
+				return ManifestAnswer{}, false, err
 			}
-			return body, true, nil
+			return a, true, nil
 		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return nil, false, fmt.Errorf("loading manifest: %w", err)
+			return ManifestAnswer{}, false, fmt.Errorf("loading manifest: %w", err)
 		}
 		select {
 		case <-changed:
 		case <-timer.C:
-			return nil, false, nil
+			return ManifestAnswer{}, false, nil
 		case <-ctx.Done():
-			return nil, false, ctx.Err()
+			return ManifestAnswer{}, false, ctx.Err()
 		}
 	}
 }

@@ -2,16 +2,11 @@ package hub
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"flotilla.io/flotilla/internal/pki"
 	"flotilla.io/flotilla/internal/store"
-	"flotilla.io/flotilla/internal/store/sqlstore"
 	"flotilla.io/flotilla/internal/wire"
 )
 
@@ -20,18 +15,8 @@ import (
 // renders cached after the first iteration as for unchanged render inputs.
 func BenchmarkRecomputeAll(b *testing.B) {
 	ctx := context.Background()
-	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(b.TempDir(), "hub.db"), sqlstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	ca, _, _ := pki.NewCA("bench", time.Now())
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	fetcher := &dirFetcher{}
-	h, err := New(Options{Store: db, CA: ca, SigningKey: key, Fetcher: fetcher})
-	if err != nil {
-		b.Fatal(err)
-	}
+	h, db := newTestHub(b, fetcher)
 	const clusters, groups, bundles, objects = 2000, 10, 20, 25
 	for i := range clusters {
 		c := store.Cluster{ID: fmt.Sprintf("c%05d", i), Name: fmt.Sprintf("edge-%05d", i), Labels: map[string]string{"group": fmt.Sprintf("g%d", i%groups)}, CreatedAt: time.Now()}

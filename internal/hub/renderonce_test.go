@@ -67,16 +67,10 @@ targetCustomizations:
     namespace: app-prod
 `
 
-func configMapYAML(name, value string) string {
-	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  v: %q\n", name, value)
-}
-
-// TestRenderOncePerGroup enrolls 1,000 clusters in three label groups: each
-// commit renders every bundle at most three times, and clusters of a group
-// share object hashes.
-func TestRenderOncePerGroup(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"), sqlstore.Options{})
+// newTestHub returns a hub on a fresh SQLite store, fetching with fetcher.
+func newTestHub(t testing.TB, fetcher Fetcher) (*Hub, *sqlstore.DB) {
+	t.Helper()
+	db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hub.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +80,24 @@ func TestRenderOncePerGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	fetcher := &dirFetcher{}
 	h, err := New(Options{Store: db, CA: ca, SigningKey: key, Fetcher: fetcher})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h, db
+}
+
+func configMapYAML(name, value string) string {
+	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  v: %q\n", name, value)
+}
+
+// TestRenderOncePerGroup enrolls 1,000 clusters in three label groups: each
+// commit renders every bundle at most three times, and clusters of a group
+// share object hashes.
+func TestRenderOncePerGroup(t *testing.T) {
+	ctx := context.Background()
+	fetcher := &dirFetcher{}
+	h, db := newTestHub(t, fetcher)
 	envs := []string{"dev", "test", "prod"}
 	const clusters = 1000
 	for i := range clusters {
@@ -148,21 +155,8 @@ func TestRenderOncePerGroup(t *testing.T) {
 // over another repository renders its own.
 func TestRendersSharedAcrossSources(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ca, _, err := pki.NewCA("test", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	fetcher := &dirFetcher{}
-	h, err := New(Options{Store: db, CA: ca, SigningKey: key, Fetcher: fetcher})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, db := newTestHub(t, fetcher)
 	for i, env := range []string{"dev", "test"} {
 		c := store.Cluster{ID: fmt.Sprintf("c%d", i), Name: "edge-" + env, Labels: map[string]string{"env": env}, CreatedAt: time.Now()}
 		if err := db.CreateCluster(ctx, c); err != nil {
@@ -214,21 +208,8 @@ func TestRendersSharedAcrossSources(t *testing.T) {
 // branch brings every source that tracks that branch along.
 func TestSourcesFollowTheirBranchTogether(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ca, _, err := pki.NewCA("test", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	fetcher := &dirFetcher{}
-	h, err := New(Options{Store: db, CA: ca, SigningKey: key, Fetcher: fetcher})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, db := newTestHub(t, fetcher)
 	fetcher.commit(t, "commit-1", map[string]string{"a/cm.yaml": configMapYAML("a", "one")})
 	specs := []wire.SourceSpec{
 		{Name: "g1", Repo: "https://git.example/fleet", Targets: []string{"env=dev"}},

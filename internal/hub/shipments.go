@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,8 +29,26 @@ const (
 
 type shipment struct {
 	ready chan struct{} // closed when tail and err are set
-	tail  []byte
+	tail  ManifestTail
 	err   error
+}
+
+// ManifestAnswer is the JSON of a wire.SignedManifest in two parts: Head,
+// the cluster's own envelope and signature without the closing brace, and
+// the Tail it shares with every cluster of its group.
+type ManifestAnswer struct {
+	Head []byte
+	Tail ManifestTail
+}
+
+// ManifestTail is the shared part of manifest answers: JSON, and the same
+// compressed once as a gzip member, to follow a gzip member of the Head
+// (a gzip body may hold several members; readers concatenate them). After
+// a commit thousands of answers share a tail: compressing it once, and not
+// holding a compressor per answer while the network drains, is most of
+// what serving them costs.
+type ManifestTail struct {
+	JSON, Gzip []byte
 }
 
 type shipments struct {
@@ -39,7 +58,7 @@ type shipments struct {
 
 // get returns the shipment for key, computing it with build at most once
 // at a time; a failed build is not kept.
-func (s *shipments) get(ctx context.Context, key string, build func() ([]byte, error)) ([]byte, error) {
+func (s *shipments) get(ctx context.Context, key string, build func() (ManifestTail, error)) (ManifestTail, error) {
 	s.mu.Lock()
 	if s.m == nil {
 		s.m = map[string]*shipment{}
@@ -69,32 +88,51 @@ func (s *shipments) get(ctx context.Context, key string, build func() ([]byte, e
 	case <-sh.ready:
 		return sh.tail, sh.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ManifestTail{}, ctx.Err()
 	}
 }
 
-// manifestBody is the JSON of the wire.SignedManifest an agent receives
-// for the stored manifest m, given the content digest it holds (base, ""
-// for none).
-func (h *Hub) manifestBody(ctx context.Context, signed []byte, digest, base string) ([]byte, error) {
+// manifestAnswer is what an agent receives for the stored manifest
+// (signed, of content digest), given the content digest it holds (base,
+// "" for none).
+func (h *Hub) manifestAnswer(ctx context.Context, signed []byte, digest, base string) (ManifestAnswer, error) {
 	var sm wire.SignedManifest
 	if err := json.Unmarshal(signed, &sm); err != nil {
-		return nil, fmt.Errorf("decoding stored manifest: %w", err)
+		return ManifestAnswer{}, fmt.Errorf("decoding stored manifest: %w", err)
 	}
 	head, err := json.Marshal(wire.SignedManifest{Payload: sm.Payload, Signature: sm.Signature})
 	if err != nil {
-		return nil, fmt.Errorf("encoding manifest: %w", err)
+		return ManifestAnswer{}, fmt.Errorf("encoding manifest: %w", err)
 	}
-	tail, err := h.shipments.get(ctx, base+"\x00"+digest, func() ([]byte, error) {
+	tail, err := h.shipments.get(ctx, base+"\x00"+digest, func() (ManifestTail, error) {
 		// Others wait on this build: one agent leaving must not fail them.
-		return h.buildShipment(context.WithoutCancel(ctx), base, digest)
+		t, err := h.buildShipment(context.WithoutCancel(ctx), base, digest)
+		if err != nil {
+			return ManifestTail{}, err
+		}
+		z, err := gzipMember(t)
+		return ManifestTail{JSON: t, Gzip: z}, err
 	})
+	if err != nil {
+		return ManifestAnswer{}, err
+	}
+	return ManifestAnswer{Head: head[:len(head)-1], Tail: tail}, nil // the tail closes the object
+}
+
+// gzipMember compresses b as one gzip member.
+func gzipMember(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	if err != nil {
 		return nil, err
 	}
-	body := make([]byte, 0, len(head)+len(tail))
-	body = append(body, head[:len(head)-1]...) // drop the closing brace
-	return append(body, tail...), nil
+	if _, err := zw.Write(b); err != nil {
+		return nil, fmt.Errorf("compressing manifest: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compressing manifest: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // buildShipment encodes `,"content":...,"objects":[...]}` (or "delta" in

@@ -44,41 +44,6 @@ func (h *Hub) ReportStatus(ctx context.Context, clusterID string, r wire.StatusR
 	return nil
 }
 
-// seenGranularity bounds how often one cluster's last-seen time is
-// written: a fleet of long-polling agents would otherwise write a row per
-// request.
-const seenGranularity = 10 * time.Second
-
-// Seen records that a cluster's agent made a request.
-func (h *Hub) Seen(ctx context.Context, clusterID string) error {
-	now := h.now().UTC()
-	h.mu.Lock()
-	last, ok := h.lastTouch[clusterID]
-	if ok && now.Sub(last) < seenGranularity {
-		h.mu.Unlock()
-		return nil
-	}
-	h.lastTouch[clusterID] = now
-	h.mu.Unlock()
-	return h.store.TouchCluster(ctx, clusterID, now)
-}
-
-// Authenticate checks that an agent's client certificate is the one the
-// cluster was enrolled with.
-func (h *Hub) Authenticate(ctx context.Context, clusterID, serial string) error {
-	c, err := h.store.GetCluster(ctx, clusterID)
-	if errors.Is(err, store.ErrNotFound) {
-		return errorf(Unauthorized, "unknown cluster")
-	}
-	if err != nil {
-		return fmt.Errorf("loading cluster: %w", err)
-	}
-	if c.CertSerial != serial {
-		return errorf(Unauthorized, "client certificate is not the cluster's current one")
-	}
-	return nil
-}
-
 func knownState(s string) bool {
 	for _, k := range wire.States {
 		if k == s {
@@ -133,11 +98,12 @@ func (h *Hub) Clusters(ctx context.Context) ([]wire.ClusterInfo, error) {
 	out := make([]wire.ClusterInfo, 0, len(v.clusters))
 	for _, c := range v.clusters {
 		r, reported := v.reports[c.ID]
+		lastSeen := h.lastSeen(c)
 		info := wire.ClusterInfo{
 			ID:                c.ID,
 			Name:              c.Name,
 			Labels:            c.Labels,
-			Connected:         h.waiters.polling(c.ID) || (!c.LastSeen.IsZero() && now.Sub(c.LastSeen) < h.longPoll+15*time.Second),
+			Connected:         h.waiters.polling(c.ID) || (!lastSeen.IsZero() && now.Sub(lastSeen) < h.longPoll+15*time.Second),
 			DesiredGeneration: v.desired[c.ID],
 			AppliedGeneration: r.AppliedGeneration,
 			Bundles:           r.Bundles,
@@ -148,8 +114,8 @@ func (h *Hub) Clusters(ctx context.Context) ([]wire.ClusterInfo, error) {
 		if info.Bundles == nil {
 			info.Bundles = []wire.BundleStatus{}
 		}
-		if !c.LastSeen.IsZero() {
-			t := c.LastSeen
+		if !lastSeen.IsZero() {
+			t := lastSeen
 			info.LastSeen = &t
 			if !info.Connected {
 				info.DisconnectedSince = &t

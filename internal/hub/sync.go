@@ -98,6 +98,7 @@ func (h *Hub) sync(ctx context.Context, ss []store.Source) {
 	if len(ss) == 0 {
 		return
 	}
+	began := time.Now()
 	results := h.fetchAll(ctx, ss)
 	// Sources that track a branch that moved follow it now: they share
 	// the fetcher's cache, whose old checkouts are pruned.
@@ -117,9 +118,12 @@ func (h *Hub) sync(ctx context.Context, ss []store.Source) {
 	if len(changed) == 0 {
 		return
 	}
+	loaded := time.Now()
 	if err := h.recomputeTargeted(ctx, changed...); err != nil {
 		h.log.Error("computing manifests", "sources", changed, "err", err)
 	}
+	h.log.Info("sources synced", "fetched", len(ss), "loaded", len(changed),
+		"fetchAndLoad", loaded.Sub(began).Round(time.Millisecond), "manifests", time.Since(loaded).Round(time.Millisecond))
 }
 
 type fetched struct {

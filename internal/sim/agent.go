@@ -202,7 +202,7 @@ func (a *vagent) keepShipped(f *fleet, shipped []wire.ShippedObject, named []str
 			f.errs.Add(1)
 			continue
 		}
-		data, err := so.Resolve(held)
+		data, err := f.resolve(so, held)
 		if err != nil {
 			f.errs.Add(1)
 			continue

@@ -20,6 +20,7 @@ type fleet struct {
 	hashes   []string
 	objects  map[uint32][]byte // canonical bytes, once per distinct object
 	contents map[string][]byte // manifest contents by digest, shared by agents
+	patched  map[string][]byte // resolved object patches by (base, hash, patch)
 	commits  map[string]int    // commit -> change index
 	witness  map[int]wire.Manifest
 	witnessA int // the agent whose manifests are kept per change
@@ -39,6 +40,7 @@ func newFleet(clusters, changes int) *fleet {
 		ids:      map[string]uint32{},
 		objects:  map[uint32][]byte{},
 		contents: map[string][]byte{},
+		patched:  map[string][]byte{},
 		commits:  map[string]int{},
 		witness:  map[int]wire.Manifest{},
 		applied:  make([][]atomic.Int64, changes+1),
@@ -111,6 +113,35 @@ func (f *fleet) remember(id uint32, data []byte) {
 		f.objects[id] = data
 	}
 	f.mu.Unlock()
+}
+
+// resolve rebuilds a shipped object as wire.ShippedObject.Resolve does,
+// remembering the result of each patch: thousands of agents of one group
+// get the same patch onto the same base, and a pure function of the same
+// inputs gives the same verified bytes. The simulator's CPU is the hub's
+// competition on one machine; a real agent patches its few objects itself.
+func (f *fleet) resolve(so wire.ShippedObject, held func(string) ([]byte, bool)) ([]byte, error) {
+	if so.Patch == nil {
+		return so.Resolve(held)
+	}
+	if _, ok := held(so.Base); !ok {
+		return so.Resolve(held) // fails: the agent lacks the base
+	}
+	key := so.Base + so.Hash + string(so.Patch)
+	f.mu.RLock()
+	data, ok := f.patched[key]
+	f.mu.RUnlock()
+	if ok {
+		return data, nil
+	}
+	data, err := so.Resolve(held)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.patched[key] = data
+	f.mu.Unlock()
+	return data, nil
 }
 
 // keepContent interns manifest content and returns its digest: agents of

@@ -45,6 +45,9 @@ type ChildHubOptions struct {
 	// Command runs a hub when given "--data-dir D --listen A" more flags,
 	// e.g. {"/usr/bin/flotilla", "hub"}.
 	Command []string
+	// Args are more flags, after the sim's own (so they may override
+	// --log-level, say).
+	Args    []string
 	DataDir string
 	Logger  *slog.Logger
 }
@@ -63,6 +66,7 @@ func StartChildHub(ctx context.Context, opts ChildHubOptions) (Hub, error) {
 		return nil, errors.New("starting hub: no command")
 	}
 	args := append(slices.Clone(opts.Command[1:]), "--data-dir", opts.DataDir, "--listen", "127.0.0.1:0", "--log-level", "warn")
+	args = append(args, opts.Args...)
 	cmd := exec.Command(opts.Command[0], args...)
 	logPath := filepath.Join(filepath.Dir(opts.DataDir), "hub.log")
 	logFile, err := os.Create(logPath)

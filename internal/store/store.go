@@ -28,8 +28,10 @@ type Store interface {
 	GetCluster(ctx context.Context, id string) (Cluster, error)
 	// ListClusters returns every cluster, sorted by name.
 	ListClusters(ctx context.Context) ([]Cluster, error)
-	// TouchCluster records that the cluster's agent was seen at t.
-	TouchCluster(ctx context.Context, id string, t time.Time) error
+	// TouchClusters records when clusters' agents were seen, in one
+	// transaction (hubs batch them); an earlier time keeps the latest, and
+	// clusters that no longer exist are skipped.
+	TouchClusters(ctx context.Context, seen map[string]time.Time) error
 	// SetClusterFacts replaces the facts the cluster's agent reported;
 	// ErrNotFound when the cluster is absent.
 	SetClusterFacts(ctx context.Context, id string, facts []byte) error

@@ -57,7 +57,7 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID stri
 	if base != "" && !wire.ValidHash(base) {
 		return badRequest("base must be the hex SHA-256 of manifest content", nil)
 	}
-	body, ok, err := s.hub.WaitManifest(r.Context(), clusterID, have, base)
+	answer, ok, err := s.hub.WaitManifest(r.Context(), clusterID, have, base)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return nil // the agent went away
@@ -69,7 +69,18 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID stri
 		return nil
 	}
 	w.Header().Set("Content-Type", "application/json")
-	writeRaw(w, r, body)
+	if !acceptsGzip(r) {
+		_, _ = w.Write(answer.Head)
+		_, _ = w.Write(answer.Tail.JSON)
+		return nil
+	}
+	// Two gzip members: the cluster's own head, compressed here, and the
+	// tail its group shares, compressed once by the hub.
+	head := gzipBytes(answer.Head)
+	w.Header().Set("Content-Encoding", "gzip")
+	w.Header().Add("Vary", "Accept-Encoding")
+	_, _ = w.Write(head)
+	_, _ = w.Write(answer.Tail.Gzip)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"net/http"
@@ -23,11 +24,6 @@ func writeJSON(w http.ResponseWriter, r *http.Request, code int, v any) {
 	writeBody(w, r, code, body)
 }
 
-// writeRaw writes an already encoded JSON body with status 200.
-func writeRaw(w http.ResponseWriter, r *http.Request, body []byte) {
-	writeBody(w, r, http.StatusOK, body)
-}
-
 func writeBody(w http.ResponseWriter, r *http.Request, code int, body []byte) {
 	if len(body) < gzipMin || !acceptsGzip(r) {
 		w.WriteHeader(code)
@@ -45,6 +41,17 @@ func writeBody(w http.ResponseWriter, r *http.Request, code int, body []byte) {
 	_, _ = zw.Write(body)
 	_ = zw.Close()
 	gzipWriters.Put(zw)
+}
+
+// gzipBytes compresses b as one gzip member with a pooled writer.
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
+	_, _ = zw.Write(b) // writes to a bytes.Buffer do not fail
+	_ = zw.Close()
+	gzipWriters.Put(zw)
+	return buf.Bytes()
 }
 
 // gzipWriters are reused: a writer's state is most of what one costs, and

@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"flotilla.io/flotilla/internal/store"
@@ -49,16 +52,32 @@ func (db *DB) ListClusters(ctx context.Context) ([]store.Cluster, error) {
 		`SELECT `+clusterColumns+` FROM clusters ORDER BY name`)
 }
 
-// TouchCluster records that the cluster's agent was seen at t. LastSeen
-// never moves back, so concurrent requests finishing out of order keep the
-// latest time; ErrNotFound when the cluster is absent.
-func (db *DB) TouchCluster(ctx context.Context, id string, t time.Time) error {
-	doing := fmt.Sprintf("touching cluster %s", id)
-	seen, err := toNanos(t)
-	if err != nil {
-		return fmt.Errorf("%s: %w", doing, err)
+// TouchClusters records when clusters' agents were seen, in one
+// transaction; LastSeen only moves forward.
+func (db *DB) TouchClusters(ctx context.Context, seen map[string]time.Time) error {
+	if len(seen) == 0 {
+		return nil
 	}
-	return db.execOne(ctx, doing, `UPDATE clusters SET last_seen = `+db.d.greatest+`(last_seen, ?) WHERE id = ?`, seen, id)
+	doing := fmt.Sprintf("touching %d clusters", len(seen))
+	// Sorted so that concurrent writers take rows in the same order.
+	ids := slices.Sorted(maps.Keys(seen))
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, db.q(`UPDATE clusters SET last_seen = `+db.d.greatest+`(last_seen, ?) WHERE id = ?`))
+		if err != nil {
+			return db.fail(doing, err)
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			at, err := toNanos(seen[id])
+			if err != nil {
+				return fmt.Errorf("%s: cluster %s: %w", doing, id, err)
+			}
+			if _, err := stmt.ExecContext(ctx, at, id); err != nil {
+				return db.fail(doing, err)
+			}
+		}
+		return nil
+	})
 }
 
 // SetClusterFacts replaces the facts the cluster's agent reported.

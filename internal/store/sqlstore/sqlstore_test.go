@@ -269,7 +269,7 @@ func TestConcurrentWritesAndReads(t *testing.T) {
 		id := fmt.Sprint("c", i)
 		wg.Go(func() {
 			for r := range rounds {
-				record(db.TouchCluster(ctx, id, time.Now()))
+				record(db.TouchClusters(ctx, map[string]time.Time{id: time.Now()}))
 				record(db.PutStatuses(ctx, []store.ClusterStatus{{ClusterID: id, Report: []byte("{}"), ReceivedAt: time.Now()}}))
 				record(db.PutObjects(ctx, map[string][]byte{fmt.Sprint(id, "-", r): []byte("x")}))
 			}

@@ -95,13 +95,13 @@ func testClusterTouch(t *testing.T, s store.Store) {
 		{"first", "c1", t0.Add(time.Minute), nil, t0.Add(time.Minute)},
 		{"later", "c1", t0.Add(2 * time.Minute), nil, t0.Add(2 * time.Minute)},
 		{"earlier keeps the latest", "c1", t0.Add(time.Second), nil, t0.Add(2 * time.Minute)},
-		{"missing cluster", "nope", t0, store.ErrNotFound, time.Time{}},
+		{"missing cluster is skipped", "nope", t0, nil, time.Time{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.TouchCluster(ctx, tc.id, tc.at)
+			err := s.TouchClusters(ctx, map[string]time.Time{tc.id: tc.at})
 			wantErr(t, "touching", err, tc.wantErr)
-			if tc.wantErr != nil {
+			if tc.wantErr != nil || tc.wantSeen.IsZero() {
 				return
 			}
 			got, err := s.GetCluster(ctx, tc.id)
@@ -109,4 +109,9 @@ func testClusterTouch(t *testing.T, s store.Store) {
 			diff(t, "last seen", tc.wantSeen, got.LastSeen)
 		})
 	}
+	// Many at once, one of them gone.
+	must(t, "touching a batch", s.TouchClusters(ctx, map[string]time.Time{"c1": t0.Add(time.Hour), "gone": t0}))
+	got, err := s.GetCluster(ctx, "c1")
+	must(t, "getting", err)
+	diff(t, "last seen after a batch", t0.Add(time.Hour), got.LastSeen)
 }
