@@ -53,24 +53,6 @@ func (h *Hub) recomputeTargeted(ctx context.Context, sources ...string) error {
 	return h.recompute(ctx, targeted)
 }
 
-// recompute gives each cluster a new signed manifest when its targeted
-// bundles changed, and wakes its long-poll.
-func (h *Hub) recompute(ctx context.Context, clusters []store.Cluster) error {
-	h.manifestMu.Lock()
-	defer h.manifestMu.Unlock()
-	t, err := h.loadTargets(ctx)
-	if err != nil {
-		return err
-	}
-	pass := map[string]encoded{}
-	for _, c := range clusters {
-		if err := h.recomputeOne(ctx, t, pass, c, 0); err != nil {
-			return fmt.Errorf("cluster %s: %w", c.Name, err)
-		}
-	}
-	return nil
-}
-
 // targets is a snapshot of sources, groups and bundles to compute
 // manifests from.
 type targets struct {
@@ -156,7 +138,11 @@ func (t targets) renderTarget(c store.Cluster) render.Target {
 // false when a targeted source is not loaded yet (after a restart, before
 // its first fetch): the cluster then keeps its current manifest rather
 // than losing that source's bundles.
-func (h *Hub) bundlesFor(ctx context.Context, t targets, c store.Cluster) (refs []wire.BundleRef, shape string, complete bool) {
+//
+// byName is true when a targeted bundle resolves differently for another
+// cluster name (see render.NameSensitive): the refs are then this
+// cluster's own.
+func (h *Hub) bundlesFor(ctx context.Context, t targets, c store.Cluster) (refs []wire.BundleRef, shape string, complete, byName bool) {
 	set := labels.Set(clusterLabels(c))
 	rt := t.renderTarget(c)
 	refs = []wire.BundleRef{}
@@ -170,12 +156,13 @@ func (h *Hub) bundlesFor(ctx context.Context, t targets, c store.Cluster) (refs 
 		l := h.loaded[b.Source]
 		h.mu.Unlock()
 		if l == nil || l.commit != b.Commit {
-			return nil, "", false
+			return nil, "", false, false
 		}
 		pb, ok := l.bundles[b.Name]
 		if !ok {
-			return nil, "", false
+			return nil, "", false, false
 		}
+		byName = byName || l.byName[b.Name]
 		ref := wire.BundleRef{Name: b.Name, Source: b.Source, Commit: b.Commit, Objects: []string{}, Error: b.Error}
 		if b.Error == "" {
 			eff, skip, err := render.Resolve(pb, rt)
@@ -204,7 +191,7 @@ func (h *Hub) bundlesFor(ctx context.Context, t targets, c store.Cluster) (refs 
 	for _, r := range refs {
 		refShape(&sb, r, keys[r.Name])
 	}
-	return refs, sb.String(), true
+	return refs, sb.String(), true, byName
 }
 
 // driftPolicy carries correctDrift and diff.comparePatches to the agent;
@@ -257,68 +244,6 @@ func resolveDependsOn(refs []wire.BundleRef, opts map[string]bundle.Options) {
 		slices.Sort(refs[i].DependsOn)
 		refs[i].DependsOn = slices.Compact(refs[i].DependsOn)
 	}
-}
-
-// recomputeOne issues a new manifest when the content changed or when the
-// current generation is not above floor.
-func (h *Hub) recomputeOne(ctx context.Context, t targets, pass map[string]encoded, c store.Cluster, floor int64) error {
-	refs, shape, complete := h.bundlesFor(ctx, t, c)
-	if !complete {
-		h.log.Debug("manifest waits for sources to load", "cluster", c.Name)
-		return nil
-	}
-	enc, err := contentFor(pass, shape, refs)
-	if err != nil {
-		return err
-	}
-	digest := enc.digest
-	cur, err := h.store.GetManifest(ctx, c.ID)
-	switch {
-	case err == nil && cur.Digest == digest && cur.Generation > floor:
-		return nil
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("loading manifest: %w", err)
-	}
-	if err := h.storeContent(ctx, digest, enc.content); err != nil {
-		return err
-	}
-	gen := max(cur.Generation, floor) + 1
-	// The content is stored once by digest; each cluster keeps only its
-	// envelope and signature.
-	sm, err := wire.SignDigest(h.key, c.ID, gen, digest)
-	if err != nil {
-		return fmt.Errorf("signing manifest: %w", err)
-	}
-	signed, err := json.Marshal(sm)
-	if err != nil {
-		return fmt.Errorf("encoding signed manifest: %w", err)
-	}
-	if err := h.store.PutManifest(ctx, store.Manifest{ClusterID: c.ID, Generation: gen, Signed: signed, Digest: digest, CreatedAt: h.now().UTC()}); err != nil {
-		return fmt.Errorf("storing manifest: %w", err)
-	}
-	h.metrics.manifests.Inc()
-	h.log.Debug("manifest issued", "cluster", c.Name, "generation", gen, "bundles", len(refs))
-	h.waiters.wake(c.ID)
-	return nil
-}
-
-// reissueAbove gives a cluster a manifest with a generation above applied.
-// An agent that applied a generation this hub does not have (the hub was
-// restored from an older backup) refuses everything below it; the same
-// content issued above it lets the cluster follow the hub again.
-func (h *Hub) reissueAbove(ctx context.Context, clusterID string, applied int64) error {
-	h.manifestMu.Lock()
-	defer h.manifestMu.Unlock()
-	c, err := h.store.GetCluster(ctx, clusterID)
-	if err != nil {
-		return fmt.Errorf("loading cluster: %w", err)
-	}
-	t, err := h.loadTargets(ctx)
-	if err != nil {
-		return err
-	}
-	h.log.Warn("agent is ahead of the hub, reissuing", "cluster", c.Name, "applied", applied)
-	return h.recomputeOne(ctx, t, map[string]encoded{}, c, applied)
 }
 
 // WaitManifest answers an agent's long-poll: the cluster's signed manifest

@@ -19,6 +19,8 @@ type loaded struct {
 	// def is renderKey of the source definition it was loaded for.
 	def     string
 	bundles map[string]bundle.Bundle // by bundle name
+	// byName marks bundles that resolve differently by cluster name.
+	byName map[string]bool
 }
 
 // rendered is one render of one bundle: object hashes in apply order, or

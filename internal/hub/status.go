@@ -66,12 +66,12 @@ func (h *Hub) loadStatusView(ctx context.Context) (statusView, error) {
 		return statusView{}, fmt.Errorf("listing clusters: %w", err)
 	}
 	v := statusView{clusters: cs, desired: map[string]int64{}, reports: map[string]wire.StatusReport{}}
+	heads, err := h.store.ListManifestHeads(ctx)
+	if err != nil {
+		return statusView{}, fmt.Errorf("listing manifests: %w", err)
+	}
 	for _, c := range cs {
-		m, err := h.store.GetManifest(ctx, c.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return statusView{}, fmt.Errorf("loading manifest of %s: %w", c.Name, err)
-		}
-		v.desired[c.ID] = m.Generation
+		v.desired[c.ID] = heads[c.ID].Generation
 	}
 	sts, err := h.store.ListStatuses(ctx)
 	if err != nil {

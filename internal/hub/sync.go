@@ -11,6 +11,7 @@ import (
 
 	"flotilla.io/flotilla/internal/bundle"
 	"flotilla.io/flotilla/internal/gitsource"
+	"flotilla.io/flotilla/internal/render"
 	"flotilla.io/flotilla/internal/store"
 )
 
@@ -266,7 +267,7 @@ func (h *Hub) loadSource(s store.Source, dir string) (*loaded, []store.Bundle, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("discovering bundles: %w", err)
 	}
-	l := &loaded{commit: s.Commit, repo: s.Repo, dir: dir, def: renderKey(s), bundles: map[string]bundle.Bundle{}}
+	l := &loaded{commit: s.Commit, repo: s.Repo, dir: dir, def: renderKey(s), bundles: map[string]bundle.Bundle{}, byName: map[string]bool{}}
 	out := make([]store.Bundle, 0, len(found))
 	for _, b := range found {
 		name := bundle.Name(s.Name, b.Path)
@@ -275,6 +276,7 @@ func (h *Hub) loadSource(s store.Source, dir string) (*loaded, []store.Bundle, e
 			sb.Error = b.Err.Error()
 		}
 		l.bundles[name] = b
+		l.byName[name] = render.NameSensitive(b)
 		out = append(out, sb)
 	}
 	slices.SortFunc(out, func(a, b store.Bundle) int { return strings.Compare(a.Name, b.Name) })

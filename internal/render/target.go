@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -239,4 +240,28 @@ func selects(ls *metav1.LabelSelector, set map[string]string) (bool, error) {
 		return false, err
 	}
 	return s.Matches(labels.Set(set)), nil
+}
+
+// NameSensitive reports whether two clusters that differ only in name may
+// resolve b differently: a target customization chooses by clusterName,
+// or Helm values (the bundle's or a customization's) use ${ } templating,
+// which may read .ClusterName. Callers resolve other bundles once for all
+// clusters with the same labels, groups and facts.
+func NameSensitive(b bundle.Bundle) bool {
+	if b.Options.Helm != nil && templated(b.Options.Helm.Values) {
+		return true
+	}
+	for _, tc := range b.Options.Customizations() {
+		if tc.ClusterName != "" || (tc.Helm != nil && templated(tc.Helm.Values)) {
+			return true
+		}
+	}
+	return false
+}
+
+// templated reports whether values hold ${ } templating; values that do
+// not encode are taken to.
+func templated(values map[string]any) bool {
+	data, err := json.Marshal(values)
+	return err != nil || bytes.Contains(data, []byte("${"))
 }

@@ -257,3 +257,29 @@ func TestResolveClusterValues(t *testing.T) {
 		})
 	}
 }
+
+func TestNameSensitive(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want bool
+	}{
+		{"plain", "defaultNamespace: a\n", false},
+		{"customization by label", "targetCustomizations:\n- name: dev\n  clusterSelector: {matchLabels: {env: dev}}\n  namespace: a-dev\n", false},
+		{"label substitution only", "helm:\n  values:\n    env: global.fleet.clusterLabels.env\n", false},
+		{"customization by name", "targetCustomizations:\n- name: one\n  clusterName: edge-1\n  namespace: a-one\n", true},
+		{"templated values", "helm:\n  values:\n    name: ${ .ClusterName }\n", true},
+		{"templated customization values", "targetCustomizations:\n- name: all\n  clusterSelector: {}\n  helm:\n    values:\n      name: ${ .ClusterName }\n", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts, _, err := bundle.Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := NameSensitive(bundle.Bundle{Options: opts}); got != tc.want {
+				t.Errorf("NameSensitive = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -81,9 +81,16 @@ type Store interface {
 	// PutManifest stores the cluster's new signed manifest. Its generation
 	// must be greater than the stored one's, else ErrConflict.
 	PutManifest(ctx context.Context, m Manifest) error
+	// PutManifests stores new signed manifests of many clusters in one
+	// transaction; each generation must be greater than the stored one's,
+	// else nothing is stored and the error wraps ErrConflict.
+	PutManifests(ctx context.Context, ms []Manifest) error
 	// GetManifest returns the cluster's current manifest; ErrNotFound when
 	// it has none yet.
 	GetManifest(ctx context.Context, clusterID string) (Manifest, error)
+	// ListManifestHeads returns the generation and digest of every
+	// cluster's current manifest, by cluster ID.
+	ListManifestHeads(ctx context.Context) (map[string]ManifestHead, error)
 
 	// PutStatuses replaces the statuses the clusters' agents last reported,
 	// in one transaction (hubs batch the reports of many agents); a later
@@ -177,6 +184,12 @@ type Manifest struct {
 	// can tell whether a recomputed manifest changed anything.
 	Digest    string
 	CreatedAt time.Time
+}
+
+// ManifestHead is a manifest without its signed bytes.
+type ManifestHead struct {
+	Generation int64
+	Digest     string
 }
 
 // ClusterStatus is what a cluster's agent last reported.

@@ -12,6 +12,24 @@ var manifestTests = []test{
 	{"put and get", testManifestPutGet},
 	{"get missing", testManifestGetMissing},
 	{"generation must grow", testManifestMonotonic},
+	{"batch is all or nothing", testManifestBatch},
+}
+
+func testManifestBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	heads, err := s.ListManifestHeads(ctx)
+	must(t, "listing heads of an empty store", err)
+	diff(t, "heads of an empty store", map[string]store.ManifestHead{}, heads)
+	must(t, "putting a batch", s.PutManifests(ctx, []store.Manifest{manifest("c1", 2), manifest("c2", 3)}))
+	must(t, "putting nothing", s.PutManifests(ctx, nil))
+	// c3 would be new, but c1 does not grow: neither is stored.
+	wantErr(t, "putting a batch with a stale generation", s.PutManifests(ctx, []store.Manifest{manifest("c3", 1), manifest("c1", 2)}), store.ErrConflict)
+	heads, err = s.ListManifestHeads(ctx)
+	must(t, "listing heads", err)
+	diff(t, "heads", map[string]store.ManifestHead{
+		"c1": {Generation: 2, Digest: "sha256:digest-c1"},
+		"c2": {Generation: 3, Digest: "sha256:digest-c2"},
+	}, heads)
 }
 
 func manifest(cluster string, gen int64) store.Manifest {
