@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -42,10 +41,7 @@ func newSimCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("creating CPU profile: %w", err)
 				}
 				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return fmt.Errorf("starting CPU profile: %w", err)
-				}
-				defer pprof.StopCPUProfile()
+				opts.ChangeProfile = f
 			}
 			dir, err := os.MkdirTemp("", "flotilla-sim-")
 			if err != nil {
@@ -91,7 +87,7 @@ func newSimCmd(g *globals) *cobra.Command {
 	f.Float64Var(&opts.FlapFraction, "flap-fraction", 0, "fraction of agents whose link flaps during the changes")
 	f.Uint64Var(&opts.Seed, "seed", 1, "seed of every random choice")
 	f.StringVar(&report, "report", "table", "report format: table or json")
-	f.StringVar(&cpuProf, "cpu-profile", "", "write the simulator's own CPU profile (the agents' side) to this file")
+	f.StringVar(&cpuProf, "cpu-profile", "", "write the simulator's own CPU profile (the agents' side) during the changes to this file")
 	f.StringArrayVar(&hubFlags, "hub-flag", nil, "extra flag for the hub the sim starts, e.g. --hub-flag=--pprof-listen=127.0.0.1:6060 (repeatable)")
 	f.StringVar(&hubConfig, "hub-config", "", "admin.yaml of a running hub to measure instead of starting one")
 	return cmd

@@ -9,10 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"flotilla.io/flotilla/internal/clientconfig"
@@ -51,7 +53,10 @@ type Options struct {
 	InitialTimeout time.Duration
 	// EnrollConcurrency bounds enrollments in flight; 32 when zero.
 	EnrollConcurrency int
-	Logger            *slog.Logger
+	// ChangeProfile, when set, receives the simulator's own CPU profile
+	// of the changes (not of enrollment, initial sync or idle).
+	ChangeProfile io.Writer
+	Logger        *slog.Logger
 }
 
 func (o *Options) defaults() error {
@@ -167,6 +172,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 
 	close(start)
+	if opts.ChangeProfile != nil {
+		if err := pprof.StartCPUProfile(opts.ChangeProfile); err != nil {
+			return nil, fmt.Errorf("starting CPU profile: %w", err)
+		}
+	}
 	var samples []float64
 	var changeBytes int64
 	for i := 1; i <= opts.Changes; i++ {
@@ -195,6 +205,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.PerChange = append(rep.PerChange, ChangeResult{Change: i, Applied: n, Of: len(steady), Seconds: p})
 		samples = append(samples, ts...)
 		log.Info("change converged", "change", i, "applied", n, "of", len(steady), "p50", p.P50, "p99", p.P99, "max", p.Max)
+	}
+	if opts.ChangeProfile != nil {
+		pprof.StopCPUProfile()
 	}
 	close(finish)
 	if opts.Changes > 0 && len(steady) > 0 {

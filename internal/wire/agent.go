@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"sync"
 	"time"
 )
 
@@ -226,9 +227,18 @@ func CompressRequest(body []byte) ([]byte, string) {
 		return body, ""
 	}
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw := requestWriters.Get().(*gzip.Writer)
+	defer requestWriters.Put(zw)
+	zw.Reset(&buf)
 	if _, err := zw.Write(body); err != nil || zw.Close() != nil || buf.Len() >= len(body) {
 		return body, ""
 	}
 	return buf.Bytes(), "gzip"
 }
+
+// requestWriters are reused: a compressor's state costs far more to
+// allocate than a small request costs to compress.
+var requestWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}

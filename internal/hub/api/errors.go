@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 
 	"flotilla.io/flotilla/internal/hub"
 	"flotilla.io/flotilla/internal/wire"
@@ -81,8 +82,12 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	switch enc := r.Header.Get("Content-Encoding"); enc {
 	case "", "identity":
 	case "gzip":
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
+		zr, _ := gzipReaders.Get().(*gzip.Reader)
+		if zr == nil {
+			zr = new(gzip.Reader)
+		}
+		defer gzipReaders.Put(zr)
+		if err := zr.Reset(r.Body); err != nil {
 			return badRequest("request body is not valid gzip: "+err.Error(), err)
 		}
 		// The limit holds for what the body inflates to as well.
@@ -101,6 +106,9 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	}
 	return nil
 }
+
+// gzipReaders are reused: a reader's window is most of what one costs.
+var gzipReaders sync.Pool
 
 // limitedReader fails with http.MaxBytesError past left bytes.
 type limitedReader struct {
