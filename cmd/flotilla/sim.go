@@ -17,6 +17,7 @@ func newSimCmd(g *globals) *cobra.Command {
 		hubConfig string
 		hubFlags  []string
 		cpuProf   string
+		pprofAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -35,6 +36,13 @@ func newSimCmd(g *globals) *cobra.Command {
 				return err
 			}
 			opts.Logger = log
+			if pprofAddr != "" {
+				stop, err := servePprof(cmd.Context(), pprofAddr, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			if cpuProf != "" {
 				f, err := os.Create(cpuProf)
 				if err != nil {
@@ -87,6 +95,7 @@ func newSimCmd(g *globals) *cobra.Command {
 	f.Float64Var(&opts.FlapFraction, "flap-fraction", 0, "fraction of agents whose link flaps during the changes")
 	f.Uint64Var(&opts.Seed, "seed", 1, "seed of every random choice")
 	f.StringVar(&report, "report", "table", "report format: table or json")
+	f.StringVar(&pprofAddr, "pprof-listen", "", "serve the simulator's own pprof profiles on this loopback address; off when empty")
 	f.StringVar(&cpuProf, "cpu-profile", "", "write the simulator's own CPU profile (the agents' side) during the changes to this file")
 	f.StringArrayVar(&hubFlags, "hub-flag", nil, "extra flag for the hub the sim starts, e.g. --hub-flag=--pprof-listen=127.0.0.1:6060 (repeatable)")
 	f.StringVar(&hubConfig, "hub-config", "", "admin.yaml of a running hub to measure instead of starting one")
