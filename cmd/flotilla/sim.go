@@ -36,6 +36,9 @@ func newSimCmd(g *globals) *cobra.Command {
 				return err
 			}
 			opts.Logger = log
+			if err := sim.CheckFileLimit(opts.Clusters); err != nil {
+				return err // before a hub is started for nothing
+			}
 			if pprofAddr != "" {
 				stop, err := servePprof(cmd.Context(), pprofAddr, log)
 				if err != nil {

@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -34,6 +36,9 @@ func enrollAll(ctx context.Context, op *hubclient.Operator, opts Options) ([]*va
 	flaps := flapping(opts.Clusters, opts.FlapFraction, opts.Seed)
 	agents := make([]*vagent, opts.Clusters)
 	start := time.Now()
+	var done atomic.Int64
+	stopProgress := progress(ctx, opts.Logger, "enrolling", &done, opts.Clusters)
+	defer stopProgress()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.EnrollConcurrency)
 	for i := range agents {
@@ -44,6 +49,7 @@ func enrollAll(ctx context.Context, op *hubclient.Operator, opts Options) ([]*va
 			}
 			a.flap = flaps[i]
 			agents[i] = a
+			done.Add(1)
 			return nil
 		})
 	}
@@ -51,6 +57,24 @@ func enrollAll(ctx context.Context, op *hubclient.Operator, opts Options) ([]*va
 		return nil, 0, err
 	}
 	return agents, time.Since(start), nil
+}
+
+// progress logs done of total every 30 s until stopped.
+func progress(ctx context.Context, log *slog.Logger, what string, done *atomic.Int64, total int) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				log.Info(what, "done", done.Load(), "of", total)
+			}
+		}
+	}()
+	return cancel
 }
 
 // enroll joins one agent, retrying while the hub sheds load.

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"flotilla.io/flotilla/internal/clientconfig"
@@ -98,6 +99,9 @@ func (o *Options) defaults() error {
 // when any agent applied an older generation than one it had applied.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	if err := CheckFileLimit(opts.Clusters); err != nil {
 		return nil, err
 	}
 	log := opts.Logger
@@ -330,4 +334,21 @@ func flapping(n int, fraction float64, seed uint64) []bool {
 		out[i] = true
 	}
 	return out
+}
+
+// fdHeadroom is what the process needs besides one descriptor per agent.
+const fdHeadroom = 256
+
+// CheckFileLimit refuses a run that would fail after minutes of enrolling:
+// every agent holds one connection, so this process needs a file
+// descriptor per agent, and a hub as many.
+func CheckFileLimit(clusters int) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return nil // unknown: let the run find out
+	}
+	if need := uint64(clusters) + fdHeadroom; lim.Cur < need {
+		return fmt.Errorf("%d clusters need about %d open files in this process (and as many in the hub), but the limit is %d (hard limit %d): raise it with ulimit -n, or run fewer clusters per process", clusters, need, lim.Cur, lim.Max)
+	}
+	return nil
 }
