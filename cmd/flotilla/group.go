@@ -15,9 +15,9 @@ func newGroupCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "group", Aliases: []string{"groups"}, Short: "Cluster groups: named selectors whose members follow cluster labels"}
 	cmd.AddCommand(newGroupCreateCmd(g), newGroupDeleteCmd(g), listCmd(g, "List groups and their members", (*hubclient.Operator).Groups,
 		func(w io.Writer, gs []wire.GroupInfo) {
-			fmt.Fprintln(w, "NAME\tSELECTOR\tCLUSTERS\tMEMBERS")
+			fmt.Fprintln(w, "NAME\tSELECTOR\tLABELS\tCLUSTERS\tMEMBERS")
 			for _, gr := range gs {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", gr.Name, gr.Selector, len(gr.Members), orNone(strings.Join(gr.Members, ",")))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", gr.Name, gr.Selector, formatLabels(gr.Labels), len(gr.Members), orNone(strings.Join(gr.Members, ",")))
 			}
 		}))
 	return cmd
@@ -25,16 +25,25 @@ func newGroupCmd(g *globals) *cobra.Command {
 
 func newGroupCreateCmd(g *globals) *cobra.Command {
 	var (
-		spec wire.GroupSpec
-		out  string
+		spec   wire.GroupSpec
+		labels []string
+		out    string
 	)
 	cmd := &cobra.Command{
-		Use:     "create NAME --selector SELECTOR",
-		Short:   "Create or replace a cluster group",
-		Example: `  flotilla group create eu-edge --selector 'region in (eu-west,eu-north),flotilla.io/arch=arm64'`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "create NAME --selector SELECTOR [--label k=v]...",
+		Short: "Create or replace a cluster group",
+		Example: `  flotilla group create eu-edge --selector 'region in (eu-west,eu-north),flotilla.io/arch=arm64'
+  flotilla group create core --selector env=prod --label tier=core   # fleet.yaml clusterGroupSelector matches tier=core`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec.Name = args[0]
+			var err error
+			if spec.Labels, err = parsePairs(labels, "--label"); err != nil {
+				return err
+			}
+			if len(spec.Labels) == 0 {
+				spec.Labels = nil
+			}
 			op, err := g.operator()
 			if err != nil {
 				return err
@@ -49,6 +58,7 @@ func newGroupCreateCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&spec.Selector, "selector", "", "label selector over cluster labels and facts")
+	cmd.Flags().StringArrayVar(&labels, "label", nil, "the group's own label, key=value (repeatable), which fleet.yaml clusterGroupSelector matches")
 	_ = cmd.MarkFlagRequired("selector")
 	addOutputFlag(cmd, &out)
 	return cmd

@@ -20,7 +20,10 @@ func (h *Hub) PutGroup(ctx context.Context, spec wire.GroupSpec) (wire.GroupInfo
 	if _, err := labels.Parse(spec.Selector); err != nil {
 		return wire.GroupInfo{}, &Error{Kind: Invalid, Msg: fmt.Sprintf("group %s: selector %q is not a label selector", spec.Name, spec.Selector), Err: err}
 	}
-	if err := h.store.PutGroup(ctx, store.Group{Name: spec.Name, Selector: spec.Selector, CreatedAt: h.now().UTC()}); err != nil {
+	if err := validateLabels(spec.Labels); err != nil {
+		return wire.GroupInfo{}, err
+	}
+	if err := h.store.PutGroup(ctx, store.Group{Name: spec.Name, Selector: spec.Selector, Labels: spec.Labels, CreatedAt: h.now().UTC()}); err != nil {
 		return wire.GroupInfo{}, fmt.Errorf("storing group %s: %w", spec.Name, err)
 	}
 	h.log.Info("group saved", "group", spec.Name, "selector", spec.Selector)
@@ -51,7 +54,7 @@ func (h *Hub) Groups(ctx context.Context) ([]wire.GroupInfo, error) {
 	}
 	out := make([]wire.GroupInfo, 0, len(gs))
 	for _, g := range gs {
-		info := wire.GroupInfo{GroupSpec: wire.GroupSpec{Name: g.Name, Selector: g.Selector}, Members: []string{}}
+		info := wire.GroupInfo{GroupSpec: wire.GroupSpec{Name: g.Name, Selector: g.Selector, Labels: g.Labels}, Members: []string{}}
 		sel, err := labels.Parse(g.Selector)
 		if err == nil {
 			for _, c := range cs {

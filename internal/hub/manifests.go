@@ -59,6 +59,7 @@ type targets struct {
 	selectors map[string][]labels.Selector // by source name
 	groups    map[string][]labels.Selector // target groups' selectors by source name
 	allGroups map[string]labels.Selector   // every group by name
+	groupSets map[string]map[string]string // every group's own labels by name
 	bundles   []store.Bundle               // sorted by name
 }
 
@@ -75,10 +76,11 @@ func (h *Hub) loadTargets(ctx context.Context) (targets, error) {
 	if err != nil {
 		return targets{}, fmt.Errorf("listing groups: %w", err)
 	}
-	t := targets{selectors: map[string][]labels.Selector{}, groups: map[string][]labels.Selector{}, allGroups: map[string]labels.Selector{}, bundles: bs}
+	t := targets{selectors: map[string][]labels.Selector{}, groups: map[string][]labels.Selector{}, allGroups: map[string]labels.Selector{}, groupSets: map[string]map[string]string{}, bundles: bs}
 	for _, g := range gs {
 		if sel, err := labels.Parse(g.Selector); err == nil {
 			t.allGroups[g.Name] = sel
+			t.groupSets[g.Name] = g.Labels
 		}
 	}
 	for _, s := range ss {
@@ -121,8 +123,10 @@ func (t targets) renderTarget(c store.Cluster) render.Target {
 	rt := render.Target{Name: c.Name, Labels: set, Groups: map[string]map[string]string{}}
 	for name, sel := range t.allGroups {
 		if sel.Matches(labels.Set(set)) {
-			// Groups carry no labels of their own yet.
-			rt.Groups[name] = map[string]string{}
+			rt.Groups[name] = t.groupSets[name]
+			if rt.Groups[name] == nil {
+				rt.Groups[name] = map[string]string{}
+			}
 		}
 	}
 	if len(c.Facts) > 0 {

@@ -1,7 +1,10 @@
 package hub
 
 import (
+	"context"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/labels"
@@ -136,5 +139,76 @@ func TestSourceFromSpec(t *testing.T) {
 				t.Errorf("defaults not applied: %+v", s)
 			}
 		})
+	}
+}
+
+// TestGroupLabelsReachClusterGroupSelector: a group's own labels are what
+// fleet.yaml's clusterGroupSelector matches, as with Fleet's ClusterGroups.
+func TestGroupLabelsReachClusterGroupSelector(t *testing.T) {
+	ctx := context.Background()
+	fetcher := &dirFetcher{}
+	h, db := newTestHub(t, fetcher)
+	if err := db.CreateCluster(ctx, store.Cluster{ID: "c1", Name: "prod-1", Labels: map[string]string{"env": "prod"}, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	fetcher.commit(t, "commit-1", map[string]string{
+		"app/fleet.yaml": "defaultNamespace: plain\ntargetCustomizations:\n- name: core\n  clusterGroupSelector: {matchLabels: {tier: core}}\n  namespace: core-ns\n",
+		"app/cm.yaml":    configMapYAML("cm", "v"),
+	})
+	if _, err := h.AddSource(ctx, wire.SourceSpec{Name: "s", Repo: "https://git.example/fleet", Targets: []string{"env"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.syncByName(ctx, "s")
+	namespaceOf := func() string {
+		t.Helper()
+		m, err := db.GetManifest(ctx, "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		content, err := h.content(ctx, m.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refs []wire.BundleRef
+		if err := json.Unmarshal(content, &refs); err != nil || len(refs) != 1 {
+			t.Fatalf("refs %s: %v", content, err)
+		}
+		objs, err := db.GetObjects(ctx, refs[0].Objects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			var u struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Namespace string `json:"namespace"`
+				} `json:"metadata"`
+			}
+			if json.Unmarshal(o, &u) == nil && u.Kind == "ConfigMap" {
+				return u.Metadata.Namespace
+			}
+		}
+		t.Fatal("no ConfigMap rendered")
+		return ""
+	}
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   string
+	}{
+		{"group without labels", nil, "plain"},
+		{"group labelled tier=core", map[string]string{"tier": "core"}, "core-ns"},
+		{"label changes", map[string]string{"tier": "edge"}, "plain"},
+	}
+	for _, tc := range tests {
+		if _, err := h.PutGroup(ctx, wire.GroupSpec{Name: "core", Selector: "env=prod", Labels: tc.labels}); err != nil {
+			t.Fatal(err)
+		}
+		if got := namespaceOf(); got != tc.want {
+			t.Errorf("%s: ConfigMap in %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if _, err := h.PutGroup(ctx, wire.GroupSpec{Name: "core", Selector: "env=prod", Labels: map[string]string{"flotilla.io/arch": "arm64"}}); err == nil {
+		t.Error("a group with a reserved label was accepted")
 	}
 }

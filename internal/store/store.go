@@ -121,8 +121,11 @@ type Cluster struct {
 // Group is a named label selector over clusters; its members follow
 // cluster labels as they change.
 type Group struct {
-	Name      string
-	Selector  string
+	Name     string
+	Selector string
+	// Labels are the group's own, which fleet.yaml's clusterGroupSelector
+	// matches.
+	Labels    map[string]string
 	CreatedAt time.Time
 }
 

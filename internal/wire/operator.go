@@ -62,6 +62,9 @@ type GroupSpec struct {
 	Name string `json:"name"`
 	// Selector is a label selector over cluster labels and facts.
 	Selector string `json:"selector"`
+	// Labels are the group's own: fleet.yaml's clusterGroupSelector
+	// matches them, as it matches a Fleet ClusterGroup's labels.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // GroupInfo is one row of GET /v1/groups.

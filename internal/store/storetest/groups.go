@@ -15,12 +15,12 @@ func testGroupPutList(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	must(t, "putting west", s.PutGroup(ctx, store.Group{Name: "west", Selector: "region=west", CreatedAt: t0}))
 	must(t, "putting east", s.PutGroup(ctx, store.Group{Name: "east", Selector: "region=east", CreatedAt: t0}))
-	must(t, "replacing west", s.PutGroup(ctx, store.Group{Name: "west", Selector: "region in (west,north)", CreatedAt: t0}))
+	must(t, "replacing west", s.PutGroup(ctx, store.Group{Name: "west", Selector: "region in (west,north)", Labels: map[string]string{"tier": "edge"}, CreatedAt: t0}))
 	got, err := s.ListGroups(ctx)
 	must(t, "listing groups", err)
 	diff(t, "groups", []store.Group{
 		{Name: "east", Selector: "region=east", CreatedAt: t0},
-		{Name: "west", Selector: "region in (west,north)", CreatedAt: t0},
+		{Name: "west", Selector: "region in (west,north)", Labels: map[string]string{"tier": "edge"}, CreatedAt: t0},
 	}, got)
 }
 
