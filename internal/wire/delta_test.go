@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -193,6 +195,73 @@ func FuzzShippedObject(f *testing.F) {
 		got, err := so.Resolve(func(string) ([]byte, bool) { return from, true })
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("patch %s: resolved %s, %v; want %s", patch, got, err, data)
+		}
+	})
+}
+
+// benchContent is a manifest of 20 bundles of 25 objects, and the same
+// with one object of each bundle and every commit changed.
+func benchContent(b *testing.B) (base, next []byte) {
+	b.Helper()
+	var from, to []BundleRef
+	for i := range 20 {
+		var objs []string
+		for j := range 25 {
+			objs = append(objs, hashOf(fmt.Sprint(i, j)))
+		}
+		from = append(from, BundleRef{Name: fmt.Sprintf("fleet-b%02d", i), Source: "fleet", Commit: "c1", Objects: objs})
+		changed := slices.Clone(objs)
+		changed[3] = hashOf(fmt.Sprint(i, "changed"))
+		to = append(to, BundleRef{Name: fmt.Sprintf("fleet-b%02d", i), Source: "fleet", Commit: "c2", Objects: changed})
+	}
+	return content(b, from...), content(b, to...)
+}
+
+func BenchmarkMakeDelta(b *testing.B) {
+	base, next := benchContent(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MakeDelta(base, next); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkResolveDelta(b *testing.B) {
+	base, next := benchContent(b)
+	d, err := MakeDelta(base, next)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ResolveDelta(SignedManifest{Delta: d}, base); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkObjectPatch(b *testing.B) {
+	from := []byte(`{"apiVersion":"v1","data":{"a":"one value","b":"another value that stays","c":"and a third"},"kind":"ConfigMap","metadata":{"name":"cm","namespace":"ns"}}`)
+	to := bytes.Replace(from, []byte("one value"), []byte("a new value"), 1)
+	patch, ok := DiffObject(from, to)
+	if !ok {
+		b.Fatal("no patch")
+	}
+	held := func(string) ([]byte, bool) { return from, true }
+	so := ShippedObject{Hash: Hash(to), Base: Hash(from), Patch: patch}
+	b.Run("diff", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			DiffObject(from, to)
+		}
+	})
+	b.Run("resolve", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := so.Resolve(held); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
