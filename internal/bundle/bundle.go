@@ -20,10 +20,16 @@ type Bundle struct {
 	// Chart is true when the directory holds a Chart.yaml: Fleet renders
 	// it with Helm even when fleet.yaml has no helm options.
 	Chart bool
+	// ValuesFiles holds the content of every helm.valuesFiles entry of
+	// fleet.yaml (the bundle's and its target customizations'), by the
+	// name fleet.yaml gives, read once by Discover (see ReadValuesFiles).
+	// Nil when there are none. Shared by every resolve: never modified.
+	ValuesFiles map[string]map[string]any
 	// Warnings are about the fleet.yaml: unknown keys, ignored content.
 	Warnings []string
 	// Err is set when the bundle cannot be used: its fleet.yaml does not
-	// parse, or a symlink in it leads outside the checkout.
+	// parse, a symlink in it leads outside the checkout, or a values file
+	// it names cannot be read.
 	Err error
 }
 

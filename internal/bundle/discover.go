@@ -41,9 +41,11 @@ func IsFleetFile(name string) bool {
 // directory under it is one bundle, and the manifest files directly in it
 // form one more, named after the path.
 //
-// A fleet.yaml that does not parse, or a symlink leading out of the
-// checkout, is reported in that bundle's Err; discovery goes on. Hidden
-// directories and .git are skipped. Bundles come back sorted by Path.
+// Each bundle's helm.valuesFiles are read (see ReadValuesFiles). A
+// fleet.yaml that does not parse, a values file that cannot be read, or a
+// symlink leading out of the checkout, is reported in that bundle's Err;
+// discovery goes on. Hidden directories and .git are skipped. Bundles come
+// back sorted by Path.
 func Discover(root string, paths []string) ([]Bundle, error) {
 	realRoot, err := RealRoot(root)
 	if err != nil {
@@ -63,6 +65,9 @@ func Discover(root string, paths []string) ([]Bundle, error) {
 			if !seen[b.Path] {
 				seen[b.Path] = true
 				b.Chart = hasChart(realRoot, b.Path)
+				if b.Err == nil {
+					b.Err = readValuesFiles(realRoot, &b)
+				}
 				out = append(out, b)
 			}
 		}

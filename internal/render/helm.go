@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/ignore"
-	"sigs.k8s.io/yaml"
 
 	"flotilla.io/flotilla/internal/bundle"
 	"flotilla.io/flotilla/internal/helmrepo"
@@ -68,10 +66,7 @@ func renderHelm(ctx context.Context, realRoot string, b bundle.Bundle, e Effecti
 	if err != nil {
 		return nil, "", err
 	}
-	values, err := helmValues(realRoot, b, e)
-	if err != nil {
-		return nil, "", err
-	}
+	values := helmValues(e)
 	if h.SkipSchemaValidation {
 		ch.Schema = nil
 	}
@@ -224,42 +219,14 @@ func chartFiles(ctx context.Context, realRoot, dir string) ([]*loader.BufferedFi
 	return files, nil
 }
 
-// helmValues merges the value layers in Fleet's order over nothing; the
-// chart's defaults are merged under them by Helm.
-func helmValues(realRoot string, b bundle.Bundle, e Effective) (map[string]any, error) {
-	fleetFile := joinRel(b.Path, "fleet.yaml")
-	values := map[string]any{}
-	for _, l := range e.Values {
-		if l.File == "" {
-			values = mergeValues(values, l.Values)
-			continue
-		}
-		if path.IsAbs(l.File) {
-			return nil, errorf(fleetFile, 0, "helm.valuesFiles: %q must be relative to the bundle directory", l.File)
-		}
-		rel, err := bundle.CleanRel(path.Join(b.Path, l.File))
-		if err != nil {
-			return nil, errorf(fleetFile, 0, "helm.valuesFiles: %q leads outside the checkout", l.File)
-		}
-		real, err := bundle.Resolve(realRoot, rel)
-		if err != nil {
-			if errors.Is(err, bundle.ErrEscape) {
-				return nil, errorf(fleetFile, 0, "helm.valuesFiles: %q: %w", l.File, err)
-			}
-			return nil, errorf(fleetFile, 0, "helm.valuesFiles: %q does not exist", l.File)
-		}
-		data, err := readFile(bundle.Entry{Path: rel, Real: real})
-		if err != nil {
-			return nil, err
-		}
-		var v map[string]any
-		if err := yaml.Unmarshal(data, &v); err != nil {
-			line, msg := yamlErrorLine(err)
-			return nil, errorf(rel, line, "%s", msg)
-		}
-		values = mergeValues(values, v)
+// helmValues gives Helm the values Resolve merged, as a copy: Helm
+// coalesces chart defaults into what it is given, and Effective.Values
+// may share slices and scalars with the bundle.
+func helmValues(e Effective) map[string]any {
+	if e.Values == nil {
+		return map[string]any{}
 	}
-	return values, nil
+	return copyValues(e.Values).(map[string]any)
 }
 
 // shortReleaseName fits a name into Helm's 53 characters, keeping it

@@ -9,7 +9,7 @@ import (
 // mergeOptions lays a target customization over the bundle's options as
 // Fleet does: a field the customization sets replaces the bundle's, maps
 // of namespace labels and annotations merge, and booleans can only be
-// turned on. Helm values are merged separately, in layers.
+// turned on. Helm values are merged separately (mergedValues).
 func mergeOptions(base, custom bundle.DeploymentOptions) bundle.DeploymentOptions {
 	out := base
 	setString(&out.DefaultNamespace, custom.DefaultNamespace)

@@ -42,12 +42,16 @@ type Effective struct {
 	// Customization names the target customization that matched; empty
 	// when none did.
 	Customization string `json:"customization,omitempty"`
-	// Options are the bundle's deployment options after customization.
-	// Helm values and values files are kept in Values, in merge order.
+	// Options are the bundle's deployment options after customization,
+	// without Helm values and values files: those are merged into Values.
 	Options bundle.DeploymentOptions `json:"options"`
-	// Values are the Helm value layers in Fleet's merge order: values,
-	// then valuesFiles, of the bundle, then of the customization.
-	Values []ValuesLayer `json:"values,omitempty"`
+	// Values are the Helm values, merged in Fleet's order (helm.values,
+	// then the helm.valuesFiles in order, of the bundle, then of the
+	// customization; Helm lays them over the chart's defaults) and, by
+	// Resolve, pre-processed for the cluster as Fleet does (see
+	// clusterValues): the contents of values files included, so that Key
+	// changes exactly when what Helm is given does.
+	Values map[string]any `json:"values,omitempty"`
 	// ReleaseName is the Helm release name, set only when the bundle
 	// renders with Helm (nothing else reads it, and renders of other
 	// bundles then share keys across sources). Resolve sets
@@ -72,13 +76,6 @@ func (e *Effective) UseBundleName(name string) {
 	e.ReleaseName = shortReleaseName(name)
 }
 
-// ValuesLayer is one source of Helm values: inline values or a file
-// relative to the bundle directory.
-type ValuesLayer struct {
-	Values map[string]any `json:"values,omitempty"`
-	File   string         `json:"file,omitempty"`
-}
-
 // Key is a stable hash of everything the render reads besides the
 // checkout's content: the hub adds the commit.
 func (e Effective) Key() string {
@@ -95,7 +92,8 @@ func (e Effective) Key() string {
 
 // Resolve picks the first target customization of b that matches t and
 // returns the effective options; skip is true when that customization
-// says doNotDeploy. It reads no files: valuesFiles are read at render time.
+// says doNotDeploy. It reads no files: the contents of valuesFiles come
+// from b.ValuesFiles, read when the bundle was discovered.
 func Resolve(b bundle.Bundle, t Target) (eff Effective, skip bool, err error) {
 	opts := b.Options.DeploymentOptions
 	eff = Effective{Path: b.Path, Exclude: b.Exclude}
@@ -112,29 +110,29 @@ func Resolve(b bundle.Bundle, t Target) (eff Effective, skip bool, err error) {
 			break
 		}
 	}
-	eff.Values = valueLayers(opts.Helm)
+	values, missing := mergedValues(nil, b, opts.Helm)
 	if custom != nil {
 		eff.Customization = custom.Name
 		if custom.DoNotDeploy {
 			return eff, true, nil
 		}
-		eff.Values = append(eff.Values, valueLayers(custom.Helm)...)
+		var more []string
+		values, more = mergedValues(values, b, custom.Helm)
+		missing = append(missing, more...)
 		opts = mergeOptions(opts, custom.DeploymentOptions)
 	}
-	if opts.Helm != nil {
-		h := *opts.Helm
-		h.Values, h.ValuesFiles = nil, nil
-		opts.Helm = &h
+	if len(missing) > 0 {
+		return Effective{}, false, fmt.Errorf("helm.valuesFiles: %q was not read with the bundle", missing[0])
 	}
-	for i, l := range eff.Values {
-		if l.File != "" {
-			continue
-		}
-		v, err := clusterValues(l.Values, opts.Helm, t)
+	opts.Helm = withoutValues(opts.Helm)
+	if len(values) > 0 {
+		// Fleet pre-processes the values after merging them, so a value
+		// a later layer replaces is never substituted or templated.
+		v, err := clusterValues(values, opts.Helm, t)
 		if err != nil {
 			return Effective{}, false, err
 		}
-		eff.Values[i].Values = v
+		eff.Values = v
 	}
 	eff.Options = opts
 	if usesHelm(b, opts) {
@@ -149,33 +147,53 @@ func Resolve(b bundle.Bundle, t Target) (eff Effective, skip bool, err error) {
 }
 
 // Base is the effective options of b with no target customization, for
-// callers that render a bundle without a cluster in mind.
+// callers that render a bundle without a cluster in mind. Its values are
+// not pre-processed; values files b.ValuesFiles lacks are left out.
 func Base(b bundle.Bundle) Effective {
 	eff := Effective{Path: b.Path, Exclude: b.Exclude, Options: b.Options.DeploymentOptions}
-	eff.Values = valueLayers(eff.Options.Helm)
-	if eff.Options.Helm != nil {
-		h := *eff.Options.Helm
-		h.Values, h.ValuesFiles = nil, nil
-		eff.Options.Helm = &h
+	values, _ := mergedValues(nil, b, eff.Options.Helm)
+	if len(values) > 0 {
+		eff.Values = copyValues(values).(map[string]any)
 	}
+	eff.Options.Helm = withoutValues(eff.Options.Helm)
 	if usesHelm(b, eff.Options) {
 		eff.ReleaseName = releaseName(b, eff.Options)
 	}
 	return eff
 }
 
-func valueLayers(h *bundle.HelmOptions) []ValuesLayer {
+// mergedValues lays h's values, then its valuesFiles in order, over dest,
+// as `fleet apply` merges them. File contents come from b.ValuesFiles;
+// missing names the files not there (b was not discovered, and
+// bundle.ReadValuesFiles was not called). Maps in the result are dest's or
+// fresh; other values may be shared with b.
+func mergedValues(dest map[string]any, b bundle.Bundle, h *bundle.HelmOptions) (_ map[string]any, missing []string) {
+	if h == nil {
+		return dest, nil
+	}
+	if len(h.Values) > 0 {
+		dest = mergeValues(dest, h.Values)
+	}
+	for _, f := range h.ValuesFiles {
+		v, ok := b.ValuesFiles[f]
+		if !ok {
+			missing = append(missing, f)
+			continue
+		}
+		dest = mergeValues(dest, v)
+	}
+	return dest, missing
+}
+
+// withoutValues returns h without its values and values files, which
+// Effective keeps merged in Values.
+func withoutValues(h *bundle.HelmOptions) *bundle.HelmOptions {
 	if h == nil {
 		return nil
 	}
-	var out []ValuesLayer
-	if len(h.Values) > 0 {
-		out = append(out, ValuesLayer{Values: h.Values})
-	}
-	for _, f := range h.ValuesFiles {
-		out = append(out, ValuesLayer{File: f})
-	}
-	return out
+	out := *h
+	out.Values, out.ValuesFiles = nil, nil
+	return &out
 }
 
 // releaseName is Fleet's: helm.releaseName, else the bundle's name.
@@ -244,12 +262,18 @@ func selects(ls *metav1.LabelSelector, set map[string]string) (bool, error) {
 
 // NameSensitive reports whether two clusters that differ only in name may
 // resolve b differently: a target customization chooses by clusterName,
-// or Helm values (the bundle's or a customization's) use ${ } templating,
-// which may read .ClusterName. Callers resolve other bundles once for all
-// clusters with the same labels, groups and facts.
+// or Helm values (the bundle's or a customization's, inline or in a
+// values file) use ${ } templating, which may read .ClusterName. Callers
+// resolve other bundles once for all clusters with the same labels,
+// groups and facts.
 func NameSensitive(b bundle.Bundle) bool {
 	if b.Options.Helm != nil && templated(b.Options.Helm.Values) {
 		return true
+	}
+	for _, v := range b.ValuesFiles {
+		if templated(v) {
+			return true
+		}
 	}
 	for _, tc := range b.Options.Customizations() {
 		if tc.ClusterName != "" || (tc.Helm != nil && templated(tc.Helm.Values)) {

@@ -49,25 +49,26 @@ targetCustomizations:
     matchLabels: {tier: core}
   defaultNamespace: core
 `)
+	b.ValuesFiles = map[string]map[string]any{"v.yaml": {"b": float64(1)}}
 	tests := []struct {
 		name     string
 		target   Target
 		wantName string
 		wantSkip bool
 		wantNS   [2]string // namespace, defaultNamespace
-		values   []ValuesLayer
+		values   map[string]any
 	}{
 		{name: "no match", target: Target{Name: "x", Labels: map[string]string{"env": "dev"}}, wantNS: [2]string{"", "base"},
-			values: []ValuesLayer{{Values: map[string]any{"a": int64(1)}}, {File: "v.yaml"}}},
+			values: map[string]any{"a": int64(1), "b": float64(1)}},
 		{name: "first match wins", target: Target{Labels: map[string]string{"env": "prod"}, Groups: map[string]map[string]string{"eu": nil}},
 			wantName: "prod-eu", wantNS: [2]string{"", "base"},
-			values: []ValuesLayer{{Values: map[string]any{"a": int64(1)}}, {File: "v.yaml"}, {Values: map[string]any{"a": int64(2)}}}},
+			values: map[string]any{"a": int64(2), "b": float64(1)}},
 		{name: "group missing falls through", target: Target{Labels: map[string]string{"env": "prod"}, Groups: map[string]map[string]string{"us": nil}},
 			wantName: "prod", wantNS: [2]string{"forced", "base"},
-			values: []ValuesLayer{{Values: map[string]any{"a": int64(1)}}, {File: "v.yaml"}}},
+			values: map[string]any{"a": int64(1), "b": float64(1)}},
 		{name: "doNotDeploy", target: Target{Name: "special"}, wantName: "one", wantSkip: true},
 		{name: "group selector", target: Target{Groups: map[string]map[string]string{"g": {"tier": "core"}}}, wantName: "core-groups", wantNS: [2]string{"", "core"},
-			values: []ValuesLayer{{Values: map[string]any{"a": int64(1)}}, {File: "v.yaml"}}},
+			values: map[string]any{"a": int64(1), "b": float64(1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +125,8 @@ func TestKey(t *testing.T) {
 	}
 }
 
+// TestHelmSafety checks what the renderer reads; values files are read,
+// and judged, by discovery (see bundle's TestReadValuesFiles).
 func TestHelmSafety(t *testing.T) {
 	outside := t.TempDir()
 	if err := os.WriteFile(filepath.Join(outside, "secret.yaml"), []byte("password: x\n"), 0o644); err != nil {
@@ -139,9 +142,6 @@ func TestHelmSafety(t *testing.T) {
 		link    string // chart-relative symlink to outside/secret.yaml
 		wantErr string
 	}{
-		{name: "valuesFiles climbing out", fleet: "helm: {chart: chart, valuesFiles: [../../etc/passwd]}", wantErr: "leads outside the checkout"},
-		{name: "valuesFiles absolute", fleet: "helm: {chart: chart, valuesFiles: [/etc/passwd]}", wantErr: "must be relative"},
-		{name: "valuesFiles through a symlink", fleet: "helm: {chart: chart, valuesFiles: [v.yaml]}", link: "v.yaml", wantErr: "leads outside the checkout"},
 		{name: "chart climbing out", fleet: "helm: {chart: ../x}", wantErr: "leads outside the checkout"},
 		{name: "symlink in the chart", fleet: "helm: {chart: chart}", link: "chart/templates/secret.yaml", wantErr: "leads outside the checkout"},
 		{name: "remote chart URL", fleet: "helm: {chart: 'https://example.com/c.tgz'}", wantErr: "only a path in the checkout"},
@@ -236,6 +236,9 @@ func TestResolveClusterValues(t *testing.T) {
 			target: Target{Name: "c1"}, want: map[string]any{"name": "c1", "n": int64(3)}},
 		{name: "template with a missing key", fleet: "helm: {chart: c, values: {x: '${ .Nope }'}}", wantErr: "templating helm.values"},
 		{name: "no env function", fleet: "helm: {chart: c, values: {x: '${ env \"HOME\" }'}}", wantErr: "helm.values template"},
+		{name: "a replaced label reference is not looked up", fleet: "helm: {chart: c, values: {zone: global.fleet.clusterLabels.zone}}\n" +
+			"targetCustomizations: [{name: all, clusterSelector: {}, helm: {values: {zone: here}}}]",
+			want: map[string]any{"zone": "here"}},
 		{name: "disablePreProcess", fleet: "helm: {chart: c, disablePreProcess: true, values: {name: '${ .ClusterName }'}}",
 			target: Target{Name: "c1"}, want: map[string]any{"name": "${ .ClusterName }"}},
 	}
@@ -251,7 +254,7 @@ func TestResolveClusterValues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([]ValuesLayer{{Values: tt.want}}, eff.Values); diff != "" {
+			if diff := cmp.Diff(tt.want, eff.Values); diff != "" {
 				t.Errorf("values (-want +got):\n%s", diff)
 			}
 		})
@@ -260,16 +263,23 @@ func TestResolveClusterValues(t *testing.T) {
 
 func TestNameSensitive(t *testing.T) {
 	tests := []struct {
-		name string
-		yaml string
-		want bool
+		name  string
+		yaml  string
+		files map[string]map[string]any
+		want  bool
 	}{
-		{"plain", "defaultNamespace: a\n", false},
-		{"customization by label", "targetCustomizations:\n- name: dev\n  clusterSelector: {matchLabels: {env: dev}}\n  namespace: a-dev\n", false},
-		{"label substitution only", "helm:\n  values:\n    env: global.fleet.clusterLabels.env\n", false},
-		{"customization by name", "targetCustomizations:\n- name: one\n  clusterName: edge-1\n  namespace: a-one\n", true},
-		{"templated values", "helm:\n  values:\n    name: ${ .ClusterName }\n", true},
-		{"templated customization values", "targetCustomizations:\n- name: all\n  clusterSelector: {}\n  helm:\n    values:\n      name: ${ .ClusterName }\n", true},
+		{"plain", "defaultNamespace: a\n", nil, false},
+		{"customization by label", "targetCustomizations:\n- name: dev\n  clusterSelector: {matchLabels: {env: dev}}\n  namespace: a-dev\n", nil, false},
+		{"label substitution only", "helm:\n  values:\n    env: global.fleet.clusterLabels.env\n", nil, false},
+		{"customization by name", "targetCustomizations:\n- name: one\n  clusterName: edge-1\n  namespace: a-one\n", nil, true},
+		{"templated values", "helm:\n  values:\n    name: ${ .ClusterName }\n", nil, true},
+		{"templated customization values", "targetCustomizations:\n- name: all\n  clusterSelector: {}\n  helm:\n    values:\n      name: ${ .ClusterName }\n", nil, true},
+		{"values file with label substitution only", "helm:\n  valuesFiles: [v.yaml]\n",
+			map[string]map[string]any{"v.yaml": {"env": "global.fleet.clusterLabels.env"}}, false},
+		{"templated values file", "helm:\n  valuesFiles: [v.yaml]\n",
+			map[string]map[string]any{"v.yaml": {"a": map[string]any{"name": "${ .ClusterName }"}}}, true},
+		{"templated customization values file", "targetCustomizations:\n- name: all\n  clusterSelector: {}\n  helm:\n    valuesFiles: [c.yaml]\n",
+			map[string]map[string]any{"c.yaml": {"name": "x-${ .ClusterName }"}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -277,9 +287,100 @@ func TestNameSensitive(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := NameSensitive(bundle.Bundle{Options: opts}); got != tc.want {
+			b := bundle.Bundle{Options: opts, ValuesFiles: tc.files}
+			if got := NameSensitive(b); got != tc.want {
 				t.Errorf("NameSensitive = %v, want %v", got, tc.want)
 			}
 		})
 	}
+}
+
+// TestValuesFiles checks that values files are pre-processed per cluster
+// like inline values, and what that does to render keys.
+func TestValuesFiles(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"labels/fleet.yaml": "helm: {chart: c, values: {a: 1}, valuesFiles: [v.yaml]}\n" +
+			"targetCustomizations:\n- name: prod\n  clusterSelector: {matchLabels: {env: prod}}\n  helm: {valuesFiles: [prod.yaml]}\n",
+		"labels/v.yaml":    "env: global.fleet.clusterLabels.env\nlist: [global.fleet.clusterLabels.env, 2]\n",
+		"labels/prod.yaml": "a: 3\nprod: global.fleet.clusterLabels.env\n",
+		"named/fleet.yaml": "helm: {chart: c, valuesFiles: [v.yaml]}\n",
+		"named/v.yaml":     "name: ${ .ClusterName }-${ .ClusterLabels.env }\n",
+		"raw/fleet.yaml":   "helm: {chart: c, disablePreProcess: true, valuesFiles: [v.yaml]}\n",
+		"raw/v.yaml":       "env: global.fleet.clusterLabels.env\nname: ${ .ClusterName }\n",
+	})
+	labels, named, raw := findBundle(t, root, "labels"), findBundle(t, root, "named"), findBundle(t, root, "raw")
+	if NameSensitive(labels) || !NameSensitive(named) {
+		t.Errorf("NameSensitive: labels %v, named %v; want false, true", NameSensitive(labels), NameSensitive(named))
+	}
+	dev1 := Target{Name: "a", Labels: map[string]string{"env": "dev"}}
+	dev2 := Target{Name: "b", Labels: map[string]string{"env": "dev"}}
+	test := Target{Name: "a", Labels: map[string]string{"env": "test"}}
+	prod := Target{Name: "p", Labels: map[string]string{"env": "prod"}}
+	resolve := func(b bundle.Bundle, tg Target) Effective {
+		t.Helper()
+		e, _, err := Resolve(b, tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+
+	values := []struct {
+		name   string
+		b      bundle.Bundle
+		target Target
+		want   map[string]any
+	}{
+		{"labels substituted", labels, dev1, map[string]any{"a": int64(1), "env": "dev", "list": []any{"dev", float64(2)}}},
+		{"customization file last", labels, prod, map[string]any{"a": float64(3), "env": "prod", "list": []any{"prod", float64(2)}, "prod": "prod"}},
+		{"templated", named, dev2, map[string]any{"name": "b-dev"}},
+		{"disablePreProcess", raw, dev1, map[string]any{"env": "dev", "name": "${ .ClusterName }"}},
+	}
+	for _, tt := range values {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, resolve(tt.b, tt.target).Values); diff != "" {
+				t.Errorf("values (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// Resolving never changes what was read.
+	if got := labels.ValuesFiles["v.yaml"]["env"]; got != "global.fleet.clusterLabels.env" {
+		t.Errorf("values file changed by Resolve: env = %v", got)
+	}
+
+	keys := []struct {
+		name string
+		a, b Target
+		bnd  bundle.Bundle
+		same bool
+	}{
+		{"label substitution: equal labels share", dev1, dev2, labels, true},
+		{"label substitution: other labels do not", dev1, test, labels, false},
+		{"templated name: other names do not share", dev1, dev2, named, false},
+		{"templated name: same name and labels share", dev1, Target{Name: "a", Labels: map[string]string{"env": "dev", "x": "1"}}, named, true},
+	}
+	for _, tt := range keys {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := resolve(tt.bnd, tt.a).Key(), resolve(tt.bnd, tt.b).Key()
+			if (a == b) != tt.same {
+				t.Errorf("keys equal = %v, want %v", a == b, tt.same)
+			}
+		})
+	}
+
+	t.Run("missing label in a file", func(t *testing.T) {
+		_, _, err := Resolve(labels, Target{})
+		if err == nil || !strings.Contains(err.Error(), `no label "env"`) {
+			t.Errorf("err = %v, want a missing label", err)
+		}
+	})
+	t.Run("file not read", func(t *testing.T) {
+		b := labels
+		b.ValuesFiles = nil
+		_, _, err := Resolve(b, dev1)
+		if err == nil || !strings.Contains(err.Error(), `"v.yaml" was not read`) {
+			t.Errorf("err = %v, want an unread file", err)
+		}
+	})
 }

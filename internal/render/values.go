@@ -16,8 +16,9 @@ import (
 // clusterLabelPrefix marks a Helm value Fleet replaces with a cluster label.
 const clusterLabelPrefix = "global.fleet.clusterLabels."
 
-// clusterValues gives one cluster's inline Helm values, as Fleet does before
-// it hands them to the agent: a string value "global.fleet.clusterLabels.X"
+// clusterValues gives one cluster's Helm values (helm.values and the
+// contents of helm.valuesFiles, merged), as Fleet does before it hands
+// them to the agent: a string value "global.fleet.clusterLabels.X"
 // becomes the cluster's label X (an error if the cluster has none), then,
 // unless helm.disablePreProcess, the values are a template with ${ }
 // delimiters over .ClusterName, .ClusterLabels, .ClusterAnnotations,
@@ -118,4 +119,24 @@ func templateValues(values map[string]any, t Target) (map[string]any, error) {
 		return nil, fmt.Errorf("templated helm.values are not a map")
 	}
 	return out, nil
+}
+
+// copyValues copies maps and lists of a value tree, so that what Helm
+// does to its values never reaches the bundle's.
+func copyValues(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = copyValues(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = copyValues(e)
+		}
+		return out
+	}
+	return v
 }
