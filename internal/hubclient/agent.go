@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -83,11 +84,15 @@ type AgentConfig struct {
 	KeyPEM  string
 	// Now is the clock Retry-After dates are read against; time.Now when nil.
 	Now func() time.Time
+	// DialContext dials the hub; a net.Dialer's when nil. The simulator
+	// counts each agent's wire bytes through it.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Agent is the client an enrolled agent uses.
 type Agent struct {
-	c *client
+	c  *client
+	tr *http.Transport
 }
 
 // NewAgent returns a client that authenticates with the agent's certificate.
@@ -101,8 +106,15 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 		return nil, fmt.Errorf("loading client certificate: %w", err)
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, Certificates: []tls.Certificate{cert}}
-	return &Agent{c: &client{base: cfg.URL, http: &http.Client{Transport: newTransport(tlsCfg)}, agent: true, now: cfg.Now}}, nil
+	tr := newTransport(tlsCfg)
+	if cfg.DialContext != nil {
+		tr.DialContext = cfg.DialContext
+	}
+	return &Agent{c: &client{base: cfg.URL, http: &http.Client{Transport: tr}, agent: true, now: cfg.Now}, tr: tr}, nil
 }
+
+// CloseIdleConnections closes the connections no request is using.
+func (a *Agent) CloseIdleConnections() { a.tr.CloseIdleConnections() }
 
 // Manifest long-polls for a manifest newer than have. base is the digest
 // of the manifest content the agent holds with all its objects ("" for

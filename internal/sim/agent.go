@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"flotilla.io/flotilla/internal/hubclient"
 	"flotilla.io/flotilla/internal/wire"
 )
 
@@ -97,9 +98,8 @@ func (a *vagent) serve(ctx context.Context, f *fleet) {
 // backoff waits what the hub asked for, else about a second.
 func (a *vagent) backoff(ctx context.Context, err error) {
 	d := 500*time.Millisecond + time.Duration(a.rng.Int64N(int64(time.Second)))
-	var he *hubError
-	if errors.As(err, &he) && he.retryAfter > 0 {
-		d = he.retryAfter
+	if ra := hubclient.RetryAfter(err); ra > 0 {
+		d = ra
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -119,7 +119,7 @@ func (a *vagent) cycle(ctx context.Context, f *fleet) error {
 		a.unreported = nil
 		f.markApplied(a.idx, f.changeOf(*m), time.Now(), *m)
 	}
-	got, err := a.c.manifest(ctx, a.gen, a.base)
+	got, err := a.c.Manifest(ctx, a.gen, a.base)
 	if err != nil || got == nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (a *vagent) cycle(ctx context.Context, f *fleet) error {
 		}
 	}
 	if len(need) > 0 {
-		objs, err := a.c.objects(ctx, need)
+		objs, err := a.c.Objects(ctx, need)
 		if err != nil {
 			return err
 		}
@@ -220,7 +220,7 @@ func (a *vagent) report(ctx context.Context, m wire.Manifest) error {
 		rep.Bundles = append(rep.Bundles, wire.BundleStatus{Name: b.Name, State: wire.StateReady, Generation: m.Generation})
 	}
 	for {
-		err := a.c.status(ctx, rep)
+		err := a.c.Status(ctx, rep)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}

@@ -87,12 +87,12 @@ func enroll(ctx context.Context, tok token.Token, i int, seed uint64) (*vagent, 
 	rng := rand.New(rand.NewPCG(seed, uint64(i)))
 	var resp wire.EnrollResponse
 	for attempt := 0; ; attempt++ {
-		resp, err = enrollOnce(ctx, tok, name, csr)
-		var he *hubError
-		if err == nil || attempt >= 20 || !errors.As(err, &he) || he.retryAfter == 0 {
+		resp, err = hubclient.Enroll(ctx, tok, name, csr)
+		ra := hubclient.RetryAfter(err)
+		if err == nil || attempt >= 20 || ra == 0 {
 			break
 		}
-		t := time.NewTimer(he.retryAfter/2 + time.Duration(rng.Int64N(int64(he.retryAfter))))
+		t := time.NewTimer(ra/2 + time.Duration(rng.Int64N(int64(ra))))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -107,7 +107,7 @@ func enroll(ctx context.Context, tok token.Token, i int, seed uint64) (*vagent, 
 	if err != nil || len(pub) != ed25519.PublicKeySize {
 		return nil, errors.New("hub sent a malformed signing key")
 	}
-	c, err := newClient(agentTLS{URL: tok.HubURL, CAPEM: resp.CA, CertPEM: resp.Certificate, KeyPEM: string(keyPEM)})
+	c, err := newClient(hubclient.AgentConfig{URL: tok.HubURL, CAPEM: resp.CA, CertPEM: resp.Certificate, KeyPEM: string(keyPEM)})
 	if err != nil {
 		return nil, err
 	}
