@@ -48,9 +48,22 @@ func TestSeenIsBatchedAndShownAtOnce(t *testing.T) {
 	}
 }
 
+// countingStore counts cluster reads.
+type countingStore struct {
+	store.Store
+	gets int
+}
+
+func (s *countingStore) GetCluster(ctx context.Context, id string) (store.Cluster, error) {
+	s.gets++
+	return s.Store.GetCluster(ctx, id)
+}
+
 func TestAuthenticateTrustsMemoryBriefly(t *testing.T) {
 	ctx := context.Background()
 	h, db := newTestHub(t, &dirFetcher{})
+	cs := &countingStore{Store: db}
+	h.store = cs
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	h.now = func() time.Time { return now }
 	if err := db.CreateCluster(ctx, store.Cluster{ID: "c1", Name: "edge", CertSerial: "aa", CreatedAt: now}); err != nil {
@@ -60,18 +73,23 @@ func TestAuthenticateTrustsMemoryBriefly(t *testing.T) {
 		name, id, serial string
 		after            time.Duration
 		ok               bool
+		reads            int // store reads this check makes
 	}{
-		{"current certificate", "c1", "aa", 0, true},
-		{"other certificate", "c1", "bb", 0, false},
-		{"unknown cluster", "nope", "aa", 0, false},
-		{"again from memory", "c1", "aa", time.Second, true},
-		{"after the TTL, from the store", "c1", "aa", authTTL + time.Second, true},
+		{"current certificate", "c1", "aa", 0, true, 1},
+		{"other certificate", "c1", "bb", 0, false, 1},
+		{"unknown cluster", "nope", "aa", 0, false, 1},
+		{"again, from memory", "c1", "aa", time.Second, true, 0},
+		{"after the TTL, from the store", "c1", "aa", authTTL + time.Second, true, 1},
 	}
 	for _, tc := range tests {
 		now = now.Add(tc.after)
+		before := cs.gets
 		err := h.Authenticate(ctx, tc.id, tc.serial)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err = %v, want ok %v", tc.name, err, tc.ok)
+		}
+		if got := cs.gets - before; got != tc.reads {
+			t.Errorf("%s: %d store reads, want %d", tc.name, got, tc.reads)
 		}
 	}
 }

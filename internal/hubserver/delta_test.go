@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"flotilla.io/flotilla/internal/hubclient"
-	"flotilla.io/flotilla/internal/pki"
 	"flotilla.io/flotilla/internal/testenv/gitserver"
-	"flotilla.io/flotilla/internal/token"
 	"flotilla.io/flotilla/internal/wire"
 )
 
@@ -44,22 +42,9 @@ func TestDeltaAndShippedObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tok, err := h.op.CreateToken(ctx, wire.TokenRequest{Labels: map[string]string{"env": "dev"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, _ := token.Parse(tok.Token)
-	csr, key, _ := pki.NewCSR("edge")
-	resp, err := hubclient.Enroll(ctx, parsed, "edge", csr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, resp := enroll(t, h, "edge", map[string]string{"env": "dev"})
 	rawPub, _ := base64.StdEncoding.DecodeString(resp.SigningKey)
 	pub := ed25519.PublicKey(rawPub)
-	a, err := hubclient.NewAgent(hubclient.AgentConfig{URL: h.srv.URL, CAPEM: resp.CA, CertPEM: resp.Certificate, KeyPEM: string(key)})
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	// The first manifest comes whole, with every object shipped whole.
 	sm1 := pollUntil(t, a, 0, "", func(m wire.Manifest) bool { return len(m.Bundles) == 1 && len(m.Bundles[0].Objects) == 3 })

@@ -21,6 +21,14 @@ import (
 // enrollAgent enrolls a cluster and returns its protocol client and ID.
 func enrollAgent(t *testing.T, h *testHub, name string, labels map[string]string) (*hubclient.Agent, string) {
 	t.Helper()
+	a, resp := enroll(t, h, name, labels)
+	return a, resp.ClusterID
+}
+
+// enroll enrolls a cluster and returns its protocol client and the hub's
+// answer.
+func enroll(t *testing.T, h *testHub, name string, labels map[string]string) (*hubclient.Agent, wire.EnrollResponse) {
+	t.Helper()
 	ctx := context.Background()
 	tok, err := h.op.CreateToken(ctx, wire.TokenRequest{Labels: labels})
 	if err != nil {
@@ -36,7 +44,7 @@ func enrollAgent(t *testing.T, h *testHub, name string, labels map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a, resp.ClusterID
+	return a, resp
 }
 
 // bundlesOf returns the bundle names of the cluster's current manifest.
