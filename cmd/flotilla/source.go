@@ -16,10 +16,10 @@ func newSourceCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "source", Aliases: []string{"sources"}, Short: "Git repositories the hub renders bundles from"}
 	cmd.AddCommand(newSourceAddCmd(g), newSourceDeleteCmd(g), listCmd(g, "List sources", (*hubclient.Operator).Sources,
 		func(w io.Writer, ss []wire.SourceInfo) {
-			fmt.Fprintln(w, "NAME\tREPO\tBRANCH\tPATHS\tTARGETS\tCOMMIT\tBUNDLES\tFETCHED\tERROR")
+			fmt.Fprintln(w, "NAME\tREPO\tBRANCH\tPATHS\tTARGETS\tCOMMIT\tBUNDLES\tFETCHED\tNEXT TRY\tERROR")
 			for _, s := range ss {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.Repo, s.Branch, orNone(strings.Join(s.Paths, ",")),
-					orNone(strings.Join(append(s.Targets, prefixed("group:", s.TargetGroups)...), " | ")), short(s.Commit), s.Bundles, age(s.FetchedAt), s.Error)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.Repo, s.Branch, orNone(strings.Join(s.Paths, ",")),
+					orNone(strings.Join(append(s.Targets, prefixed("group:", s.TargetGroups)...), " | ")), short(s.Commit), s.Bundles, age(s.FetchedAt), nextTry(s), s.Error)
 			}
 		}))
 	return cmd
@@ -89,4 +89,16 @@ func prefixed(p string, ss []string) []string {
 		out[i] = p + s
 	}
 	return out
+}
+
+// nextTry says when the hub fetches a failing source again.
+func nextTry(s wire.SourceInfo) string {
+	if s.NextFetch == nil {
+		return "-"
+	}
+	d := time.Until(*s.NextFetch).Round(time.Second)
+	if d <= 0 {
+		return fmt.Sprintf("now (failed %dx)", s.Failures)
+	}
+	return fmt.Sprintf("in %s (failed %dx)", d, s.Failures)
 }

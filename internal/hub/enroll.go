@@ -124,9 +124,9 @@ func (h *Hub) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.EnrollRe
 		return wire.EnrollResponse{}, fmt.Errorf("recording cluster: %w", err)
 	}
 	h.log.Info("cluster enrolled", "cluster", id, "name", name, "token", tok.ID, "labels", c.Labels)
-	if err := h.recompute(ctx, []store.Cluster{c}); err != nil {
-		return wire.EnrollResponse{}, fmt.Errorf("computing first manifest of %s: %w", name, err)
-	}
+	// The first manifest follows on the agent's long-poll: enrollment
+	// never waits for a render.
+	h.queue.markClusters(0, id)
 	return wire.EnrollResponse{
 		ClusterID:   id,
 		Name:        name,

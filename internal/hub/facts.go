@@ -3,11 +3,15 @@ package hub
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -89,12 +93,84 @@ func clusterLabels(c store.Cluster) map[string]string {
 	return out
 }
 
-// recordFacts keeps new facts and recomputes the cluster's manifest, since
-// its reserved labels may have changed what targets it.
+// Facts come from agents, so from devices that may be stolen: they are
+// bounded in size, and a cluster whose facts keep changing causes at most
+// one manifest computation per FactsInterval.
+const (
+	// DefaultFactsInterval is the least time between two computations a
+	// cluster's changing facts cause.
+	DefaultFactsInterval = time.Minute
+	maxFactsBytes        = 32 << 10
+	maxAPIVersions       = 2000
+	maxRuntimeClasses    = 100
+	maxFactString        = 253 // a DNS subdomain; longer is no real fact
+)
+
+// validateFacts refuses facts past the limits, naming the one passed.
+func validateFacts(f wire.Facts, encoded int) error {
+	switch {
+	case encoded > maxFactsBytes:
+		return errorf(Invalid, "facts take %d bytes, more than the %d a cluster may report", encoded, maxFactsBytes)
+	case len(f.APIVersions) > maxAPIVersions:
+		return errorf(Invalid, "facts list %d API versions, more than %d", len(f.APIVersions), maxAPIVersions)
+	case len(f.RuntimeClasses) > maxRuntimeClasses:
+		return errorf(Invalid, "facts list %d RuntimeClasses, more than %d", len(f.RuntimeClasses), maxRuntimeClasses)
+	case f.Nodes < 0 || f.MemoryGiB < 0:
+		return errorf(Invalid, "facts: node count and memory must not be negative")
+	}
+	for _, v := range append([]string{f.Arch, f.OS, f.KubernetesVersion}, append(f.APIVersions, f.RuntimeClasses...)...) {
+		if len(v) > maxFactString {
+			return errorf(Invalid, "facts: a value of %d bytes is longer than %d", len(v), maxFactString)
+		}
+	}
+	return nil
+}
+
+// factsLimiter remembers when each cluster's facts last caused a
+// computation.
+type factsLimiter struct {
+	every time.Duration
+
+	mu   sync.Mutex // guards last
+	last map[string]time.Time
+}
+
+func newFactsLimiter(every time.Duration) *factsLimiter {
+	if every <= 0 {
+		every = DefaultFactsInterval
+	}
+	return &factsLimiter{every: every, last: map[string]time.Time{}}
+}
+
+// next returns when a facts change of cluster id may be computed: now, or
+// later when the previous one was less than the interval ago.
+func (l *factsLimiter) next(id string, now time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	at := now
+	if prev, ok := l.last[id]; ok && prev.Add(l.every).After(now) {
+		at = prev.Add(l.every)
+	}
+	l.last[id] = at
+	return at
+}
+
+// factsDigest names facts in logs without repeating what an agent sent.
+func factsDigest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:6])
+}
+
+// recordFacts keeps new facts and queues the cluster's manifest, since its
+// reserved labels may have changed what targets it and Helm renders may
+// read them.
 func (h *Hub) recordFacts(ctx context.Context, clusterID string, f wire.Facts) error {
 	data, err := json.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("encoding facts: %w", err)
+	}
+	if err := validateFacts(f, len(data)); err != nil {
+		return err
 	}
 	c, err := h.store.GetCluster(ctx, clusterID)
 	if err != nil {
@@ -106,7 +182,14 @@ func (h *Hub) recordFacts(ctx context.Context, clusterID string, f wire.Facts) e
 	if err := h.store.SetClusterFacts(ctx, clusterID, data); err != nil {
 		return fmt.Errorf("storing facts: %w", err)
 	}
-	c.Facts = data
-	h.log.Info("cluster facts changed", "cluster", c.Name, "facts", string(data))
-	return h.recompute(ctx, []store.Cluster{c})
+	now := h.now()
+	at := h.facts.next(clusterID, now)
+	h.log.Info("cluster facts changed", "cluster", c.Name, "facts", factsDigest(data), "bytes", len(data), "computeAt", at.UTC().Format(time.RFC3339))
+	if at.After(now) {
+		h.metrics.factsDelays.Inc()
+		h.queue.markLater(clusterID, at)
+		return nil
+	}
+	h.queue.markClusters(0, clusterID)
+	return nil
 }

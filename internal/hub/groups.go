@@ -27,9 +27,7 @@ func (h *Hub) PutGroup(ctx context.Context, spec wire.GroupSpec) (wire.GroupInfo
 		return wire.GroupInfo{}, fmt.Errorf("storing group %s: %w", spec.Name, err)
 	}
 	h.log.Info("group saved", "group", spec.Name, "selector", spec.Selector)
-	if err := h.recomputeAll(ctx); err != nil {
-		return wire.GroupInfo{}, err
-	}
+	h.queue.markAll()
 	gs, err := h.Groups(ctx)
 	if err != nil {
 		return wire.GroupInfo{}, err
@@ -77,5 +75,6 @@ func (h *Hub) DeleteGroup(ctx context.Context, name string) error {
 		return fmt.Errorf("deleting group %s: %w", name, err)
 	}
 	h.log.Info("group deleted", "group", name)
-	return h.recomputeAll(ctx)
+	h.queue.markAll()
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -43,8 +44,20 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics registers the hub's series; none are exported when nil.
 	Metrics prometheus.Registerer
-	// Render configures rendering (chart cache, remote Kustomize).
+	// Render configures rendering in the hub's own process (chart cache,
+	// remote Kustomize, limits) when Renderer is nil.
 	Render render.Options
+	// Renderer renders bundles; nil renders in this process with Render.
+	Renderer Renderer
+	// RenderParallel bounds the renders under way at once; GOMAXPROCS
+	// when zero.
+	RenderParallel int
+	// RenderCacheBytes bounds the render cache; DefaultRenderCacheBytes
+	// when zero.
+	RenderCacheBytes int64
+	// FactsInterval is the least time between two manifest computations a
+	// cluster's changing facts cause; DefaultFactsInterval when zero.
+	FactsInterval time.Duration
 }
 
 // Hub is the hub's domain logic. Its methods are safe for concurrent use.
@@ -64,11 +77,19 @@ type Hub struct {
 	waiters *waiters
 	metrics *metrics
 
-	// manifestMu serialises manifest computation so that generations are
-	// assigned one at a time per cluster.
-	manifestMu sync.Mutex
+	// queue holds the work of the manifest worker, the only computer of
+	// manifests (so generations are assigned one at a time per cluster).
+	queue    *workQueue
+	renderer Renderer
+	// renderSlots holds one token per render under way.
+	renderSlots chan struct{}
+	// renders caches renders and tracks those in flight.
+	renders *renderCache
+	// facts limits how often a cluster's facts cause a recomputation.
+	facts *factsLimiter
+	// backoff tracks failing source fetches.
+	backoff *sourceBackoff
 
-	renderOpts render.Options
 	// shipments caches manifest answers by (held content, new content).
 	shipments shipments
 	// statuses batches status writes.
@@ -78,11 +99,6 @@ type Hub struct {
 	// loaded holds each source's current checkout and parsed bundles; a
 	// source is absent until fetched since this hub started.
 	loaded map[string]*loaded
-	// renders caches renders by bundle, commit and render inputs.
-	renders renderCache
-	// sharedRenders holds the same renders by what they read (repository,
-	// commit, render inputs), for sources that track one repository.
-	sharedRenders map[string]rendered
 	// seen is when each cluster's agent was last seen; seenWritten what
 	// the store has of it.
 	seen, seenWritten map[string]time.Time
@@ -98,24 +114,23 @@ func New(opts Options) (*Hub, error) {
 		return nil, errors.New("creating hub: store, CA, signing key and fetcher are required")
 	}
 	h := &Hub{
-		store:         opts.Store,
-		ca:            opts.CA,
-		key:           opts.SigningKey,
-		fetcher:       opts.Fetcher,
-		url:           opts.URL,
-		longPoll:      opts.LongPoll,
-		now:           opts.Now,
-		log:           opts.Logger,
-		syncNow:       make(chan string, 64),
-		waiters:       newWaiters(),
-		loaded:        map[string]*loaded{},
-		renders:       renderCache{},
-		sharedRenders: map[string]rendered{},
-		seen:          map[string]time.Time{},
-		seenWritten:   map[string]time.Time{},
-		auth:          map[string]authEntry{},
-		contents:      map[string][]byte{},
-		renderOpts:    opts.Render,
+		store:       opts.Store,
+		ca:          opts.CA,
+		key:         opts.SigningKey,
+		fetcher:     opts.Fetcher,
+		url:         opts.URL,
+		longPoll:    opts.LongPoll,
+		now:         opts.Now,
+		log:         opts.Logger,
+		syncNow:     make(chan string, 64),
+		waiters:     newWaiters(),
+		loaded:      map[string]*loaded{},
+		queue:       newWorkQueue(),
+		renderer:    opts.Renderer,
+		seen:        map[string]time.Time{},
+		seenWritten: map[string]time.Time{},
+		auth:        map[string]authEntry{},
+		contents:    map[string][]byte{},
 	}
 	if h.longPoll <= 0 {
 		h.longPoll = 60 * time.Second
@@ -127,18 +142,28 @@ func New(opts Options) (*Hub, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.metrics = newMetrics(opts.Metrics, func() float64 { return float64(h.waiters.pollingCount()) })
+	h.renders = newRenderCache(opts.RenderCacheBytes, h.metrics)
+	if h.renderer == nil {
+		h.renderer = inProcess{opts: opts.Render}
+	}
+	if opts.RenderParallel <= 0 {
+		opts.RenderParallel = runtime.GOMAXPROCS(0)
+	}
+	h.renderSlots = make(chan struct{}, opts.RenderParallel)
+	h.facts = newFactsLimiter(opts.FactsInterval)
+	h.backoff = newSourceBackoff()
 	return h, nil
 }
 
-// Run fetches and renders sources on their poll intervals, and writes when
-// clusters were last seen, until ctx ends.
+// Run fetches sources on their poll intervals, computes manifests as
+// sources, groups and clusters change, and writes when clusters were last
+// seen, until ctx ends.
 func (h *Hub) Run(ctx context.Context) error {
-	seenDone := make(chan struct{})
-	go func() { h.seenLoop(ctx); close(seenDone) }()
-	defer func() { <-seenDone }()
-	if err := h.recomputeAll(ctx); err != nil {
-		h.log.Error("computing manifests at start", "err", err)
-	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { h.seenLoop(ctx) })
+	wg.Go(func() { h.manifestLoop(ctx) })
+	h.queue.markAll()
 	return h.sourceLoop(ctx)
 }
 

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -31,33 +32,90 @@ type pass struct {
 	contents map[string]encoded
 	// byTarget holds resolved bundle refs by cluster fingerprint, for
 	// clusters whose bundles do not depend on the cluster's name.
-	byTarget map[string]resolvedRefs
+	byTarget map[string]*resolvedRefs
+	// jobs are the renders the pass needs that the cache lacks.
+	jobs map[renderID]renderJob
 }
 
+// resolvedRefs are the bundle refs of a cluster, or of every cluster with
+// its labels and facts. Refs whose render the cache lacked are holes
+// until fill finds them.
 type resolvedRefs struct {
 	refs     []wire.BundleRef
-	shape    string
 	complete bool
+	// keys holds the render key of each rendered ref, by index.
+	keys  map[int]string
+	holes []hole
+	// filled is set once fill ran; missing lists the renders it still
+	// lacked, shape is set when there were none.
+	filled  bool
+	missing []renderID
+	shape   string
 }
 
-// issue is a manifest to sign and store.
-type issue struct {
+// hole is a ref waiting for its render.
+type hole struct {
+	i    int
+	id   renderID
+	name string
+}
+
+// fill takes the renders of r's holes from the cache, once per pass.
+func (r *resolvedRefs) fill(c *renderCache) {
+	if r.filled {
+		return
+	}
+	r.filled = true
+	for _, hl := range r.holes {
+		got, ok := c.peek(hl.id, hl.name)
+		if !ok {
+			r.missing = append(r.missing, hl.id)
+			continue
+		}
+		setRender(&r.refs[hl.i], got)
+	}
+	if len(r.missing) > 0 {
+		return
+	}
+	var sb strings.Builder
+	for i, ref := range r.refs {
+		refShape(&sb, ref, r.keys[i])
+	}
+	r.shape = sb.String()
+}
+
+func setRender(ref *wire.BundleRef, r rendered) {
+	ref.Error = r.err
+	if r.hashes != nil {
+		ref.Objects = r.hashes
+	}
+}
+
+// renderWait bounds how long a pass waits for the renders it started
+// before it issues the manifests that need none of the slow ones: a
+// render that takes its whole time limit delays only its own clusters.
+const renderWait = 2 * time.Second
+
+// maxGeneration bounds generations well inside what JSON numbers hold
+// exactly; an agent that claims more is refused, not overflowed.
+const maxGeneration = 1 << 53
+
+// newManifest is a manifest to sign and store.
+type newManifest struct {
 	c   store.Cluster
 	gen int64
 	enc encoded
 }
 
-// recompute gives each cluster a new signed manifest when its targeted
-// bundles changed, and wakes its long-poll.
-func (h *Hub) recompute(ctx context.Context, clusters []store.Cluster) error {
-	return h.recomputeAbove(ctx, clusters, 0)
-}
-
-// recomputeAbove is recompute that also reissues, with the same content,
-// every manifest whose generation is not above floor.
-func (h *Hub) recomputeAbove(ctx context.Context, clusters []store.Cluster, floor int64) error {
-	h.manifestMu.Lock()
-	defer h.manifestMu.Unlock()
+// recomputeAbove gives each cluster a new signed manifest when its
+// targeted bundles changed, and wakes its long-poll; a cluster with a
+// floor also gets one, with the same content, when its generation is not
+// above it (an agent that applied a generation this hub does not have,
+// after a restore from an old backup, refuses everything below it).
+// Renders the pass needs are started and awaited up to renderWait;
+// clusters still waiting for one are queued again when it ends. Only the
+// manifest worker calls it.
+func (h *Hub) recomputeAbove(ctx context.Context, clusters []store.Cluster, floors map[string]int64) error {
 	t, err := h.loadTargets(ctx)
 	if err != nil {
 		return err
@@ -66,28 +124,70 @@ func (h *Hub) recomputeAbove(ctx context.Context, clusters []store.Cluster, floo
 	if err != nil {
 		return err
 	}
-	p := &pass{t: t, contents: map[string]encoded{}, byTarget: map[string]resolvedRefs{}}
-	var todo []issue
-	for _, c := range clusters {
-		r := h.resolveFor(ctx, p, c)
+	p := &pass{t: t, contents: map[string]encoded{}, byTarget: map[string]*resolvedRefs{}, jobs: map[renderID]renderJob{}}
+	resolved := make([]*resolvedRefs, len(clusters))
+	for i, c := range clusters {
+		resolved[i] = h.resolveFor(ctx, p, c)
+	}
+	h.awaitRenders(ctx, p.jobs)
+	var todo []newManifest
+	for i, c := range clusters {
+		r := resolved[i]
 		if !r.complete {
 			h.log.Debug("manifest waits for sources to load", "cluster", c.Name)
+			continue
+		}
+		r.fill(h.renders)
+		if len(r.missing) > 0 {
+			for _, id := range r.missing {
+				if !h.renders.wait(id, c.ID) {
+					h.queue.markClusters(floors[c.ID], c.ID) // it ended meanwhile
+					break
+				}
+			}
 			continue
 		}
 		enc, err := contentFor(p.contents, r.shape, r.refs)
 		if err != nil {
 			return fmt.Errorf("cluster %s: %w", c.Name, err)
 		}
-		cur := heads[c.ID]
+		cur, floor := heads[c.ID], floors[c.ID]
 		if cur.Digest == enc.digest && cur.Generation > floor {
+			continue
+		}
+		gen := max(cur.Generation, floor)
+		if gen >= maxGeneration {
+			h.log.Error("cluster's generations are exhausted", "cluster", c.Name, "generation", gen)
 			continue
 		}
 		if err := h.storeContent(ctx, enc.digest, enc.content); err != nil {
 			return err
 		}
-		todo = append(todo, issue{c: c, gen: max(cur.Generation, floor) + 1, enc: enc})
+		todo = append(todo, newManifest{c: c, gen: gen + 1, enc: enc})
 	}
 	return h.issue(ctx, todo)
+}
+
+// awaitRenders starts the jobs and waits for them, up to renderWait.
+func (h *Hub) awaitRenders(ctx context.Context, jobs map[renderID]renderJob) {
+	if len(jobs) == 0 {
+		return
+	}
+	dones := make([]<-chan struct{}, 0, len(jobs))
+	for _, job := range jobs {
+		dones = append(dones, h.startRender(ctx, job))
+	}
+	timer := time.NewTimer(renderWait)
+	defer timer.Stop()
+	for _, d := range dones {
+		select {
+		case <-d:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // manifestHeads returns the current generation and digest of clusters'
@@ -115,13 +215,12 @@ func (h *Hub) manifestHeads(ctx context.Context, clusters []store.Cluster) (map[
 
 // resolveFor resolves the bundle refs of c, reusing those of a cluster with
 // the same labels and facts when no targeted bundle depends on the name.
-func (h *Hub) resolveFor(ctx context.Context, p *pass, c store.Cluster) resolvedRefs {
+func (h *Hub) resolveFor(ctx context.Context, p *pass, c store.Cluster) *resolvedRefs {
 	key := fingerprint(c)
 	if r, ok := p.byTarget[key]; ok {
 		return r
 	}
-	refs, shape, complete, byName := h.bundlesFor(ctx, p.t, c)
-	r := resolvedRefs{refs: refs, shape: shape, complete: complete}
+	r, byName := h.bundlesFor(ctx, p, c)
 	if !byName {
 		p.byTarget[key] = r
 	}
@@ -153,7 +252,7 @@ func fingerprint(c store.Cluster) string {
 // issue signs the manifests (on every core: each signature is tens of
 // microseconds and a commit may move ten thousand clusters), stores them
 // in batches and wakes each cluster's long-poll once its batch landed.
-func (h *Hub) issue(ctx context.Context, todo []issue) error {
+func (h *Hub) issue(ctx context.Context, todo []newManifest) error {
 	if len(todo) == 0 {
 		return nil
 	}
@@ -193,17 +292,4 @@ func (h *Hub) issue(ctx context.Context, todo []issue) error {
 	}
 	h.log.Debug("manifests issued", "clusters", len(ms))
 	return nil
-}
-
-// reissueAbove gives a cluster a manifest with a generation above applied.
-// An agent that applied a generation this hub does not have (the hub was
-// restored from an older backup) refuses everything below it; the same
-// content issued above it lets the cluster follow the hub again.
-func (h *Hub) reissueAbove(ctx context.Context, clusterID string, applied int64) error {
-	c, err := h.store.GetCluster(ctx, clusterID)
-	if err != nil {
-		return fmt.Errorf("loading cluster: %w", err)
-	}
-	h.log.Warn("agent is ahead of the hub, reissuing", "cluster", c.Name, "applied", applied)
-	return h.recomputeAbove(ctx, []store.Cluster{c}, applied)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,40 +17,6 @@ import (
 	"flotilla.io/flotilla/internal/store"
 	"flotilla.io/flotilla/internal/wire"
 )
-
-// recomputeAll recomputes the manifest of every cluster.
-func (h *Hub) recomputeAll(ctx context.Context) error {
-	cs, err := h.store.ListClusters(ctx)
-	if err != nil {
-		return fmt.Errorf("listing clusters: %w", err)
-	}
-	return h.recompute(ctx, cs)
-}
-
-// recomputeTargeted recomputes the clusters the sources target: a new
-// commit of one source changes no other cluster's manifest. A change to a
-// source's targets goes through AddSource, which recomputes every cluster.
-func (h *Hub) recomputeTargeted(ctx context.Context, sources ...string) error {
-	cs, err := h.store.ListClusters(ctx)
-	if err != nil {
-		return fmt.Errorf("listing clusters: %w", err)
-	}
-	t, err := h.loadTargets(ctx)
-	if err != nil {
-		return err
-	}
-	var targeted []store.Cluster
-	for _, c := range cs {
-		set := labels.Set(clusterLabels(c))
-		for _, s := range sources {
-			if t.targeted(s, set) {
-				targeted = append(targeted, c)
-				break
-			}
-		}
-	}
-	return h.recompute(ctx, targeted)
-}
 
 // targets is a snapshot of sources, groups and bundles to compute
 // manifests from.
@@ -138,33 +103,33 @@ func (t targets) renderTarget(c store.Cluster) render.Target {
 	return rt
 }
 
-// bundlesFor resolves and renders every bundle targeted at c. complete is
-// false when a targeted source is not loaded yet (after a restart, before
-// its first fetch): the cluster then keeps its current manifest rather
-// than losing that source's bundles.
+// bundlesFor resolves every bundle targeted at c, taking renders from
+// the cache and leaving holes for those it lacks (added to p.jobs).
+// complete is false when a targeted source is not loaded yet (after a
+// restart, before its first fetch): the cluster then keeps its current
+// manifest rather than losing that source's bundles.
 //
 // byName is true when a targeted bundle resolves differently for another
 // cluster name (see render.NameSensitive): the refs are then this
 // cluster's own.
-func (h *Hub) bundlesFor(ctx context.Context, t targets, c store.Cluster) (refs []wire.BundleRef, shape string, complete, byName bool) {
+func (h *Hub) bundlesFor(ctx context.Context, p *pass, c store.Cluster) (r *resolvedRefs, byName bool) {
 	set := labels.Set(clusterLabels(c))
-	rt := t.renderTarget(c)
-	refs = []wire.BundleRef{}
+	rt := p.t.renderTarget(c)
+	r = &resolvedRefs{refs: []wire.BundleRef{}, keys: map[int]string{}, complete: true}
 	opts := map[string]bundle.Options{}
-	keys := map[string]string{} // render key by bundle
-	for _, b := range t.bundles {
-		if !t.targeted(b.Source, set) {
+	for _, b := range p.t.bundles {
+		if !p.t.targeted(b.Source, set) {
 			continue
 		}
 		h.mu.Lock()
 		l := h.loaded[b.Source]
 		h.mu.Unlock()
 		if l == nil || l.commit != b.Commit {
-			return nil, "", false, false
+			return &resolvedRefs{}, false
 		}
 		pb, ok := l.bundles[b.Name]
 		if !ok {
-			return nil, "", false, false
+			return &resolvedRefs{}, false
 		}
 		byName = byName || l.byName[b.Name]
 		ref := wire.BundleRef{Name: b.Name, Source: b.Source, Commit: b.Commit, Objects: []string{}, Error: b.Error}
@@ -177,25 +142,23 @@ func (h *Hub) bundlesFor(ctx context.Context, t targets, c store.Cluster) (refs 
 				continue
 			default:
 				eff.UseBundleName(b.Name) // Fleet's default Helm release name
-				keys[b.Name] = renderCacheKey(l.commit, eff)
-				r := h.renderKeyed(ctx, l, b.Name, pb, eff, keys[b.Name])
-				ref.Error = r.err
-				if r.hashes != nil {
-					ref.Objects = r.hashes
+				id := newRenderID(l, eff)
+				r.keys[len(r.refs)] = id.key
+				if got, ok := h.renders.get(id, b.Name); ok {
+					setRender(&ref, got)
+				} else {
+					r.holes = append(r.holes, hole{i: len(r.refs), id: id, name: b.Name})
+					p.jobs[id] = renderJob{id: id, l: l, name: b.Name, b: pb, eff: eff}
 				}
 				ref.Drift = driftPolicy(eff.Options)
 			}
 			ref.Paused = pb.Options.Paused
 			opts[b.Name] = pb.Options
 		}
-		refs = append(refs, ref)
+		r.refs = append(r.refs, ref)
 	}
-	resolveDependsOn(refs, opts)
-	var sb strings.Builder
-	for _, r := range refs {
-		refShape(&sb, r, keys[r.Name])
-	}
-	return refs, sb.String(), true, byName
+	resolveDependsOn(r.refs, opts)
+	return r, byName
 }
 
 // driftPolicy carries correctDrift and diff.comparePatches to the agent;

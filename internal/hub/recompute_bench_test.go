@@ -36,13 +36,18 @@ func BenchmarkRecomputeAll(b *testing.B) {
 	}
 	fetcher.commit(b, "commit-0", files)
 	h.syncByName(ctx, "fleet")
+	settle(b, h)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		// A new generation each time: the floor forces reissue of the
 		// same content, which costs what a changed commit costs minus renders.
 		cs, _ := db.ListClusters(ctx)
-		if err := h.recomputeAbove(ctx, cs, int64(1000+i)); err != nil {
+		floors := make(map[string]int64, len(cs))
+		for _, c := range cs {
+			floors[c.ID] = int64(1000 + i)
+		}
+		if err := h.recomputeAbove(ctx, cs, floors); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -87,6 +87,16 @@ func newTestHub(t testing.TB, fetcher Fetcher) (*Hub, *sqlstore.DB) {
 	return h, db
 }
 
+// settle computes what the hub queued, as its worker would.
+func settle(t testing.TB, h *Hub) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := h.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func configMapYAML(name, value string) string {
 	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  v: %q\n", name, value)
 }
@@ -119,6 +129,7 @@ func TestRenderOncePerGroup(t *testing.T) {
 		fetcher.commit(t, fmt.Sprintf("commit-%d", i), files(v))
 		before := testutil.ToFloat64(h.metrics.renders)
 		h.syncByName(ctx, "fleet")
+		settle(t, h)
 		renders := testutil.ToFloat64(h.metrics.renders) - before
 		if renders > 2*3 {
 			t.Errorf("commit %d: %v renders for 2 bundles and 3 groups, want at most 6", i, renders)
@@ -178,6 +189,7 @@ func TestRendersSharedAcrossSources(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.syncByName(ctx, tc.source)
+		settle(t, h)
 		if got := testutil.ToFloat64(h.metrics.renders) - before; got != tc.wantRenders {
 			t.Errorf("source %s: %v renders, want %v", tc.source, got, tc.wantRenders)
 		}
@@ -222,8 +234,10 @@ func TestSourcesFollowTheirBranchTogether(t *testing.T) {
 		}
 	}
 	h.syncByName(ctx, "g1", "g2", "dev-branch")
+	settle(t, h)
 	fetcher.commit(t, "commit-2", map[string]string{"a/cm.yaml": configMapYAML("a", "two")})
 	h.syncByName(ctx, "g1")
+	settle(t, h)
 	for name, want := range map[string]string{"g1": "commit-2", "g2": "commit-2", "dev-branch": "commit-1"} {
 		s, err := db.GetSource(ctx, name)
 		if err != nil {

@@ -2,13 +2,22 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"flotilla.io/flotilla/internal/bundle"
 	"flotilla.io/flotilla/internal/render"
 	"flotilla.io/flotilla/internal/wire"
 )
+
+// Renderer renders one bundle of a checkout for one group of clusters. It
+// enforces its own limits (time, objects, bytes): a render past them is an
+// error for that bundle, not for the hub.
+type Renderer interface {
+	Render(ctx context.Context, root string, b bundle.Bundle, e render.Effective) ([]*unstructured.Unstructured, error)
+}
 
 // loaded is a source's checkout at one commit with its parsed bundles,
 // ready to render for any target.
@@ -16,11 +25,25 @@ type loaded struct {
 	commit string
 	repo   string
 	dir    string
-	// def is renderKey of the source definition it was loaded for.
+	// def is the source definition it was loaded for (sourceDef).
 	def     string
 	bundles map[string]bundle.Bundle // by bundle name
 	// byName marks bundles that resolve differently by cluster name.
 	byName map[string]bool
+}
+
+// renderID names one render by everything it reads: the checkout's
+// repository and commit, and the effective options (which hold the bundle
+// path and, for Helm, the release name). Sources over one repository
+// share renders through it.
+type renderID struct {
+	repo   string
+	commit string
+	key    string // render.Effective.Key()
+}
+
+func newRenderID(l *loaded, eff render.Effective) renderID {
+	return renderID{repo: l.repo, commit: l.commit, key: eff.Key()}
 }
 
 // rendered is one render of one bundle: object hashes in apply order, or
@@ -30,68 +53,61 @@ type rendered struct {
 	err    string
 }
 
-// renderCache holds renders by bundle, then by commit and effective-options
-// key: clusters that resolve to the same key share one render.
-type renderCache map[string]map[string]rendered
-
-func renderCacheKey(commit string, eff render.Effective) string {
-	return commit + "/" + eff.Key()
+// size is what a render costs the cache, roughly: hex hashes and the error.
+func (r rendered) size() int64 {
+	return int64(len(r.hashes)*(64+16) + len(r.err) + 64)
 }
 
-// renderFor returns the render of b for eff, rendering on a miss. Callers
-// hold manifestMu, so a key is rendered once however many clusters share it.
-func (h *Hub) renderFor(ctx context.Context, l *loaded, name string, b bundle.Bundle, eff render.Effective) rendered {
-	return h.renderKeyed(ctx, l, name, b, eff, renderCacheKey(l.commit, eff))
+// renderJob is a render a pass needs and the cache does not hold.
+type renderJob struct {
+	id   renderID
+	l    *loaded
+	name string
+	b    bundle.Bundle
+	eff  render.Effective
 }
 
-func (h *Hub) renderKeyed(ctx context.Context, l *loaded, name string, b bundle.Bundle, eff render.Effective, key string) rendered {
-	shared := sharedRenderKey(l, key)
-	h.mu.Lock()
-	r, ok := h.renders[name][key]
-	if !ok {
-		// Another source over the same repository rendered the same
-		// inputs: one render per group across sources, too.
-		if r, ok = h.sharedRenders[shared]; ok {
-			h.keepRender(name, key, r)
-		}
+// startRender renders job in the background unless it is cached, running
+// or refused already; the returned channel closes when the result is in
+// the cache (or the render failed on the hub's side and must be retried).
+func (h *Hub) startRender(ctx context.Context, job renderJob) <-chan struct{} {
+	done, start := h.renders.begin(job.id)
+	if !start {
+		return done
 	}
-	h.mu.Unlock()
-	if ok {
-		return r
+	go func() {
+		r, ok := h.runRender(ctx, job)
+		h.renders.finish(job.id, job.name, r, ok)
+	}()
+	return done
+}
+
+// runRender renders and stores the objects, one render per CPU at a time;
+// ok is false when the failure is the hub's (storage), not the bundle's,
+// so the result must not be cached.
+func (h *Hub) runRender(ctx context.Context, job renderJob) (r rendered, ok bool) {
+	select {
+	case h.renderSlots <- struct{}{}:
+		defer func() { <-h.renderSlots }()
+	case <-ctx.Done():
+		return rendered{}, false
+	}
+	if msg, refused := h.renders.refused(job.id, job.eff.Path); refused {
+		return rendered{err: msg}, true
 	}
 	h.metrics.renders.Inc()
-	r, ok = h.render(ctx, l, name, b, eff)
-	if !ok {
-		return r
-	}
-	h.mu.Lock()
-	h.keepRender(name, key, r)
-	h.sharedRenders[shared] = r
-	h.mu.Unlock()
-	return r
-}
-
-// sharedRenderKey names a render by what it reads: the checkout's
-// repository and commit, and the effective options (which hold the bundle
-// path and, for Helm, the release name).
-func sharedRenderKey(l *loaded, key string) string {
-	return l.repo + "\x00" + key
-}
-
-// keepRender records a render of bundle name; h.mu is held.
-func (h *Hub) keepRender(name, key string, r rendered) {
-	if h.renders[name] == nil {
-		h.renders[name] = map[string]rendered{}
-	}
-	h.renders[name][key] = r
-}
-
-// render renders and stores the objects; ok is false when the failure is
-// the hub's (storage), not the bundle's, so the result must not be cached.
-func (h *Hub) render(ctx context.Context, l *loaded, name string, b bundle.Bundle, eff render.Effective) (r rendered, ok bool) {
-	objs, err := render.RenderEffective(ctx, l.dir, b, eff, h.renderOpts)
+	objs, err := h.renderer.Render(ctx, job.l.dir, job.b, job.eff)
 	if err != nil {
-		h.log.Warn("bundle failed to render", "bundle", name, "commit", l.commit, "err", err)
+		if ctx.Err() != nil {
+			return rendered{}, false // the hub is stopping
+		}
+		h.log.Warn("bundle failed to render", "bundle", job.name, "commit", job.l.commit, "err", err)
+		if hitLimit(err) {
+			// Every other render of this bundle at this commit would hit
+			// the same wall: refuse them at once rather than spend the
+			// limit again per group of clusters.
+			h.renders.refuse(job.id, job.eff.Path, err.Error())
+		}
 		return rendered{err: err.Error()}, true
 	}
 	hashes := make([]string, 0, len(objs))
@@ -106,52 +122,21 @@ func (h *Hub) render(ctx context.Context, l *loaded, name string, b bundle.Bundl
 		hashes = append(hashes, hash)
 	}
 	if err := h.store.PutObjects(ctx, data); err != nil {
-		h.log.Error("storing rendered objects", "bundle", name, "err", err)
-		return rendered{err: "storing rendered objects failed; will retry"}, false
+		h.log.Error("storing rendered objects", "bundle", job.name, "err", err)
+		return rendered{}, false
 	}
 	return rendered{hashes: hashes}, true
 }
 
-// forgetRenders drops the renders of bundles that are gone or moved to
-// another commit.
-func (h *Hub) forgetRenders(l *loaded, old *loaded) {
-	if old == nil {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for name := range old.bundles {
-		if _, still := l.bundles[name]; !still || old.commit != l.commit {
-			delete(h.renders, name)
-		}
-	}
-	// Shared renders live while some source has their commit loaded.
-	live := map[string]bool{}
-	for _, ld := range h.loaded {
-		live[ld.repo+"\x00"+ld.commit+"/"] = true
-	}
-	for k := range h.sharedRenders {
-		repo, rest, _ := strings.Cut(k, "\x00")
-		commit, _, _ := strings.Cut(rest, "/")
-		if !live[repo+"\x00"+commit+"/"] {
-			delete(h.sharedRenders, k)
-		}
-	}
+// hitLimit reports whether a render failed on one of its limits (time,
+// objects, bytes) rather than on its content.
+func hitLimit(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded)
 }
 
-// renderSummary describes a bundle's renders at a commit for listings: the
-// most objects any target got, and the first render error, if any.
-func (h *Hub) renderSummary(name, commit string) (objects int, errMsg string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for key, r := range h.renders[name] {
-		if !strings.HasPrefix(key, commit+"/") {
-			continue
-		}
-		objects = max(objects, len(r.hashes))
-		if r.err != "" && errMsg == "" {
-			errMsg = r.err
-		}
-	}
-	return objects, errMsg
+// inProcess renders in the hub's own process with render.RenderEffective.
+type inProcess struct{ opts render.Options }
+
+func (r inProcess) Render(ctx context.Context, root string, b bundle.Bundle, e render.Effective) ([]*unstructured.Unstructured, error) {
+	return render.RenderEffective(ctx, root, b, e, r.opts)
 }

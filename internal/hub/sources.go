@@ -41,9 +41,7 @@ func (h *Hub) AddSource(ctx context.Context, spec wire.SourceSpec) (wire.SourceI
 	// Clusters that gain or lose the source follow at once with what is
 	// loaded; a new commit follows the fetch.
 	if retarget {
-		if err := h.recomputeAll(ctx); err != nil {
-			return wire.SourceInfo{}, err
-		}
+		h.queue.markAll()
 	}
 	select {
 	case h.syncNow <- s.Name:
@@ -107,7 +105,12 @@ func (h *Hub) Sources(ctx context.Context) ([]wire.SourceInfo, error) {
 	}
 	out := make([]wire.SourceInfo, 0, len(ss))
 	for _, s := range ss {
-		out = append(out, sourceInfo(s, count[s.Name]))
+		info := sourceInfo(s, count[s.Name])
+		if f, failing := h.backoff.get(s.Name); failing {
+			next := f.next.UTC()
+			info.Failures, info.NextFetch = f.count, &next
+		}
+		out = append(out, info)
 	}
 	return out, nil
 }
@@ -121,15 +124,13 @@ func (h *Hub) DeleteSource(ctx context.Context, name string) error {
 		return fmt.Errorf("deleting source %s: %w", name, err)
 	}
 	h.mu.Lock()
-	if l := h.loaded[name]; l != nil {
-		for b := range l.bundles {
-			delete(h.renders, b)
-		}
-	}
 	delete(h.loaded, name)
 	h.mu.Unlock()
+	h.forgetRenders()
+	h.backoff.forget(name)
 	h.log.Info("source deleted", "source", name)
-	return h.recomputeAll(ctx)
+	h.queue.markAll()
+	return nil
 }
 
 func sourceInfo(s store.Source, bundles int) wire.SourceInfo {

@@ -15,6 +15,9 @@ import (
 
 // ReportStatus records what a cluster's agent reports.
 func (h *Hub) ReportStatus(ctx context.Context, clusterID string, r wire.StatusReport) error {
+	if r.AppliedGeneration < 0 || r.AppliedGeneration >= maxGeneration {
+		return errorf(Invalid, "applied generation %d is out of range", r.AppliedGeneration)
+	}
 	for _, b := range r.Bundles {
 		if !knownState(b.State) {
 			return errorf(Invalid, "bundle %s: unknown state %q", b.Name, b.State)
@@ -39,7 +42,11 @@ func (h *Hub) ReportStatus(ctx context.Context, clusterID string, r wire.StatusR
 		return fmt.Errorf("loading manifest: %w", err)
 	}
 	if r.AppliedGeneration > m.Generation {
-		return h.reissueAbove(ctx, clusterID, r.AppliedGeneration)
+		// The agent applied a generation this hub does not have (it was
+		// restored from an older backup): the same content issued above
+		// it lets the cluster follow the hub again.
+		h.log.Warn("agent is ahead of the hub, reissuing", "cluster", clusterID, "applied", r.AppliedGeneration, "generation", m.Generation)
+		h.queue.markClusters(r.AppliedGeneration, clusterID)
 	}
 	return nil
 }
@@ -188,7 +195,7 @@ func (h *Hub) Bundles(ctx context.Context) ([]wire.BundleInfo, error) {
 	}
 	out := make([]wire.BundleInfo, 0, len(bs))
 	for _, b := range bs {
-		objects, renderErr := h.renderSummary(b.Name, b.Commit)
+		objects, renderErr := h.renders.summary(b.Name, b.Commit)
 		info := wire.BundleInfo{Name: b.Name, Source: b.Source, Path: b.Path, Commit: b.Commit, Objects: objects, Error: b.Error, Warnings: b.Warnings, States: map[string]int{}}
 		if info.Error == "" {
 			info.Error = renderErr

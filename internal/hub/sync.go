@@ -71,6 +71,12 @@ func (h *Hub) syncDue(ctx context.Context) {
 	now := h.now()
 	var due []store.Source
 	for _, s := range ss {
+		if f, failing := h.backoff.get(s.Name); failing {
+			if !now.Before(f.next) {
+				due = append(due, s)
+			}
+			continue
+		}
 		if s.FetchedAt.IsZero() || now.Sub(s.FetchedAt) >= s.Poll || !h.isLoaded(s) {
 			due = append(due, s)
 		}
@@ -92,8 +98,8 @@ func (h *Hub) syncByName(ctx context.Context, names ...string) {
 }
 
 // sync fetches sources (a few at once), loads those whose commit or
-// definition changed, and then recomputes the manifests of the clusters
-// they target, once for all of them. Rendering happens during that
+// definition changed, and then queues the manifests of the clusters they
+// target, once for all of them. Rendering happens during that
 // computation, once per distinct set of render inputs.
 func (h *Hub) sync(ctx context.Context, ss []store.Source) {
 	if len(ss) == 0 {
@@ -119,12 +125,8 @@ func (h *Hub) sync(ctx context.Context, ss []store.Source) {
 	if len(changed) == 0 {
 		return
 	}
-	loaded := time.Now()
-	if err := h.recomputeTargeted(ctx, changed...); err != nil {
-		h.log.Error("computing manifests", "sources", changed, "err", err)
-	}
-	h.log.Info("sources synced", "fetched", len(ss), "loaded", len(changed),
-		"fetchAndLoad", loaded.Sub(began).Round(time.Millisecond), "manifests", time.Since(loaded).Round(time.Millisecond))
+	h.queue.markSources(changed...)
+	h.log.Info("sources synced", "fetched", len(ss), "loaded", len(changed), "took", time.Since(began).Round(time.Millisecond))
 }
 
 type fetched struct {
@@ -184,21 +186,40 @@ func (h *Hub) afterFetch(ctx context.Context, s store.Source, rev gitsource.Revi
 	fetch := store.SourceFetch{Commit: s.Commit, FetchedAt: h.now().UTC()}
 	if err != nil {
 		h.metrics.fetches.WithLabelValues("error").Inc()
-		fetch.Error = err.Error()
-		log.Warn("fetching source failed", "err", err)
-		if err := h.store.SetSourceFetch(ctx, s.Name, fetch); err != nil {
-			log.Error("recording fetch", "err", err)
-		}
+		h.recordFailure(ctx, s, fetch, "fetching source failed", err)
 		return h.loadCached(ctx, s)
 	}
 	h.metrics.fetches.WithLabelValues("ok").Inc()
 	fetch.Commit = rev.Commit
+	s.Commit = rev.Commit
+	changed, err := h.load(ctx, s, rev.Dir)
+	if err != nil {
+		h.recordFailure(ctx, s, fetch, "loading source failed", err)
+		return false
+	}
+	if h.backoff.succeeded(s.Name) {
+		log.Info("source fetched again", "commit", rev.Commit)
+	}
 	if err := h.store.SetSourceFetch(ctx, s.Name, fetch); err != nil {
 		log.Error("recording fetch", "err", err)
 		return false
 	}
-	s.Commit = rev.Commit
-	return h.load(ctx, s, rev.Dir)
+	return changed
+}
+
+// recordFailure keeps a failed fetch or load as the source's error, backs
+// the source off, and logs once per change of error.
+func (h *Hub) recordFailure(ctx context.Context, s store.Source, fetch store.SourceFetch, msg string, err error) {
+	fetch.Error = err.Error()
+	f, changed := h.backoff.failed(s.Name, fetch.Error, h.now(), s.Poll)
+	if changed {
+		h.log.Warn(msg, "source", s.Name, "err", err, "retryAt", f.next.UTC().Format(time.RFC3339))
+	} else {
+		h.log.Debug(msg, "source", s.Name, "err", err, "failures", f.count, "retryAt", f.next.UTC().Format(time.RFC3339))
+	}
+	if err := h.store.SetSourceFetch(ctx, s.Name, fetch); err != nil {
+		h.log.Error("recording fetch", "source", s.Name, "err", err)
+	}
 }
 
 // loadCached loads the commit a source had before this hub started, from
@@ -216,47 +237,65 @@ func (h *Hub) loadCached(ctx context.Context, s store.Source) bool {
 	}
 	rev, err := h.fetcher.Cached(s.Name, s.Repo, s.Branch, s.Commit)
 	if err != nil {
-		h.log.Warn("no cached checkout to serve while the source is unreachable", "source", s.Name, "err", err)
+		h.log.Debug("no cached checkout to serve while the source is unreachable", "source", s.Name, "err", err)
 		return false
 	}
-	return h.load(ctx, s, rev.Dir)
+	changed, err := h.load(ctx, s, rev.Dir)
+	if err != nil {
+		h.log.Warn("loading cached checkout", "source", s.Name, "err", err)
+	}
+	return changed
 }
 
 // load discovers the bundles of a source's checkout and keeps them; it
-// returns false when that commit is loaded already or loading failed. The
-// caller recomputes manifests.
-func (h *Hub) load(ctx context.Context, s store.Source, dir string) bool {
-	log := h.log.With("source", s.Name)
+// returns false when that commit is loaded already. The caller queues the
+// manifests.
+func (h *Hub) load(ctx context.Context, s store.Source, dir string) (bool, error) {
 	if h.isLoaded(s) {
-		return false
+		return false, nil
 	}
 	l, bundles, err := h.loadSource(s, dir)
 	if err != nil {
-		log.Error("discovering bundles", "commit", s.Commit, "err", err)
-		return false
+		return false, fmt.Errorf("discovering bundles at %.12s: %w", s.Commit, err)
 	}
 	if err := h.store.ReplaceBundles(ctx, s.Name, bundles); err != nil {
-		log.Error("storing bundles", "err", err)
-		return false
+		return false, fmt.Errorf("storing bundles: %w", err)
 	}
 	h.mu.Lock()
-	old := h.loaded[s.Name]
 	h.loaded[s.Name] = l
 	h.mu.Unlock()
-	h.forgetRenders(l, old)
-	log.Info("source loaded", "commit", s.Commit, "bundles", len(bundles))
-	return true
+	h.forgetRenders()
+	h.log.Info("source loaded", "source", s.Name, "commit", s.Commit, "bundles", len(bundles))
+	return true, nil
+}
+
+// forgetRenders drops the renders of commits no source has loaded any
+// more, and the summaries of bundles no longer loaded.
+func (h *Hub) forgetRenders() {
+	h.mu.Lock()
+	commits := map[[2]string]bool{}
+	bundles := map[bundleAt]bool{}
+	for _, l := range h.loaded {
+		commits[[2]string{l.repo, l.commit}] = true
+		for name := range l.bundles {
+			bundles[bundleAt{name, l.commit}] = true
+		}
+	}
+	h.mu.Unlock()
+	h.renders.forget(
+		func(repo, commit string) bool { return commits[[2]string{repo, commit}] },
+		func(name, commit string) bool { return bundles[bundleAt{name, commit}] })
 }
 
 func (h *Hub) isLoaded(s store.Source) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	l := h.loaded[s.Name]
-	return s.Commit != "" && l != nil && l.commit == s.Commit && l.def == renderKey(s)
+	return s.Commit != "" && l != nil && l.commit == s.Commit && l.def == sourceDef(s)
 }
 
-// renderKey is what a source's bundles depend on besides the commit.
-func renderKey(s store.Source) string {
+// sourceDef is what a source's bundles depend on besides the commit.
+func sourceDef(s store.Source) string {
 	return s.Repo + "\x00" + strings.Join(s.Paths, "\x00")
 }
 
@@ -267,7 +306,7 @@ func (h *Hub) loadSource(s store.Source, dir string) (*loaded, []store.Bundle, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("discovering bundles: %w", err)
 	}
-	l := &loaded{commit: s.Commit, repo: s.Repo, dir: dir, def: renderKey(s), bundles: map[string]bundle.Bundle{}, byName: map[string]bool{}}
+	l := &loaded{commit: s.Commit, repo: s.Repo, dir: dir, def: sourceDef(s), bundles: map[string]bundle.Bundle{}, byName: map[string]bool{}}
 	out := make([]store.Bundle, 0, len(found))
 	for _, b := range found {
 		name := bundle.Name(s.Name, b.Path)

@@ -159,6 +159,7 @@ func TestGroupLabelsReachClusterGroupSelector(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.syncByName(ctx, "s")
+	settle(t, h)
 	namespaceOf := func() string {
 		t.Helper()
 		m, err := db.GetManifest(ctx, "c1")
@@ -204,6 +205,7 @@ func TestGroupLabelsReachClusterGroupSelector(t *testing.T) {
 		if _, err := h.PutGroup(ctx, wire.GroupSpec{Name: "core", Selector: "env=prod", Labels: tc.labels}); err != nil {
 			t.Fatal(err)
 		}
+		settle(t, h)
 		if got := namespaceOf(); got != tc.want {
 			t.Errorf("%s: ConfigMap in %q, want %q", tc.name, got, tc.want)
 		}

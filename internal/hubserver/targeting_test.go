@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"flotilla.io/flotilla/internal/hub"
 	"flotilla.io/flotilla/internal/hubclient"
 	"flotilla.io/flotilla/internal/pki"
 	"flotilla.io/flotilla/internal/testenv/gitserver"
@@ -129,7 +130,9 @@ func TestGroupsAndFactsTarget(t *testing.T) {
 		}
 	}
 
-	// Facts change: the members follow.
+	// Facts change, once the cluster's facts interval has passed (a
+	// change within it waits for it): the members follow.
+	h.clock.advance(hub.DefaultFactsInterval)
 	report(edge, wire.Facts{Arch: "amd64", OS: "linux"})
 	waitBundles(t, edge, "")
 

@@ -87,6 +87,10 @@ type SourceInfo struct {
 	Commit    string     `json:"commit,omitempty"`
 	Error     string     `json:"error,omitempty"`
 	FetchedAt *time.Time `json:"fetchedAt,omitempty"`
+	// Failures counts the fetches that failed in a row; NextFetch is when
+	// the hub tries again, backing off up to the poll interval.
+	Failures  int        `json:"failures,omitempty"`
+	NextFetch *time.Time `json:"nextFetch,omitempty"`
 	Bundles   int        `json:"bundles"`
 }
 
