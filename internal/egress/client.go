@@ -218,7 +218,7 @@ func (s *requestState) redirected(err error) error {
 	if last == nil {
 		return err
 	}
-	return fmt.Errorf("redirected to %s: %w", last.Redacted(), err)
+	return fmt.Errorf("redirected to %s: %w", Redact(last), err)
 }
 
 func (s *requestState) trace() *httptrace.ClientTrace {
@@ -227,4 +227,16 @@ func (s *requestState) trace() *httptrace.ClientTrace {
 		TLSHandshakeStart: func() { s.set(phaseTLS, "") },
 		WroteRequest:      func(httptrace.WroteRequestInfo) { s.set(phaseHeaders, "") },
 	}
+}
+
+// Redact gives a URL fit for an error or a log line: without user
+// information and query, where credentials and signed tokens live.
+func Redact(u *url.URL) string {
+	r := *u
+	r.User = nil
+	if r.RawQuery != "" || r.ForceQuery {
+		r.RawQuery, r.ForceQuery = "", true
+	}
+	r.Fragment, r.RawFragment = "", ""
+	return r.String()
 }
