@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -50,7 +51,8 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	}
 	conn, err := nd.DialContext(ctx, network, addr)
 	if err != nil {
-		if ne, ok := err.(net.Error); ok && ne.Timeout() && ctx.Err() == nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
 			return nil, &TimeoutError{What: "connecting to " + host, Limit: d.timeout}
 		}
 		return nil, err
