@@ -6,32 +6,54 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
-	"helm.sh/helm/v3/pkg/repo"
-	"sigs.k8s.io/yaml"
+
+	"flotilla.io/flotilla/internal/egress"
 )
 
-// maxIndexBytes and maxChartBytes bound what a repository may send.
+// Default size limits. Parsing an index takes about 11 times its size in
+// heap at its peak (measured: a 12 MB index, 140 MB), so 16 MiB keeps one
+// parse under 200 MB on a 2 GB hub while fitting the largest public
+// indexes; chart archives are a few hundred KiB to a few MiB, and Helm's
+// loader bounds what one expands to (100 MiB).
 const (
-	maxIndexBytes = 64 << 20
-	maxChartBytes = 32 << 20
+	DefaultMaxIndexBytes = 16 << 20
+	DefaultMaxChartBytes = 16 << 20
 )
+
+// Limits bound what a repository may send; a zero field means its
+// default. Plain data, like egress.Policy, so it crosses processes.
+type Limits struct {
+	// MaxIndexBytes bounds index.yaml (`flotilla hub --max-chart-index-bytes`).
+	MaxIndexBytes int64 `json:",omitempty"`
+	// MaxChartBytes bounds a chart archive (`flotilla hub --max-chart-bytes`).
+	MaxChartBytes int64 `json:",omitempty"`
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxIndexBytes <= 0 {
+		l.MaxIndexBytes = DefaultMaxIndexBytes
+	}
+	if l.MaxChartBytes <= 0 {
+		l.MaxChartBytes = DefaultMaxChartBytes
+	}
+	return l
+}
 
 // Options configure a Fetch.
 type Options struct {
 	// CacheDir keeps chart archives by digest and the digest of every exact
 	// version already resolved; empty disables the cache.
 	CacheDir string
-	// Client makes the requests; nil means http.DefaultClient.
-	Client *http.Client
+	// Egress says which hosts may be fetched from and how long a request
+	// may take; the zero Policy allows public addresses only.
+	Egress egress.Policy
+	Limits Limits
 	Logger *slog.Logger
 }
 
@@ -46,17 +68,17 @@ type Chart struct {
 // Fetch returns the archive of a chart. An exact version already in the
 // cache is served from it without any request; a constraint is resolved
 // against the repository's index each time, and the archive is then
-// taken from the cache when its digest is known.
+// taken from the cache when its digest is known. Every request goes
+// through one egress client: internal addresses are refused unless
+// allowed, and every request is bounded in time and size.
 func Fetch(ctx context.Context, c Chart, opts Options) ([]byte, error) {
-	if opts.Client == nil {
-		opts.Client = http.DefaultClient
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	base, err := url.Parse(c.Repo)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("helm.repo %q: only http and https repositories are supported", redact(c.Repo))
+	opts.Limits = opts.Limits.withDefaults()
+	base, err := repoURL(c.Repo)
+	if err != nil {
+		return nil, err
 	}
 	exact := isExact(c.Version)
 	ref := refPath(opts.CacheDir, c)
@@ -67,7 +89,12 @@ func Fetch(ctx context.Context, c Chart, opts Options) ([]byte, error) {
 			}
 		}
 	}
-	cv, err := resolve(ctx, opts, base, c)
+	client, err := egress.New(opts.Egress)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	cv, err := resolve(ctx, client, opts.Limits, base, c)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +103,7 @@ func Fetch(ctx context.Context, c Chart, opts Options) ([]byte, error) {
 			return data, nil
 		}
 	}
-	data, err := download(ctx, opts, base, cv)
+	data, err := download(ctx, client, opts.Limits, base, c, cv)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +121,15 @@ func Fetch(ctx context.Context, c Chart, opts Options) ([]byte, error) {
 	return data, nil
 }
 
+// repoURL checks a helm.repo value.
+func repoURL(repo string) (*url.URL, error) {
+	base, err := url.Parse(repo)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Hostname() == "" {
+		return nil, fmt.Errorf("helm.repo %q: only http and https repositories are supported", redact(repo))
+	}
+	return base, nil
+}
+
 func isExact(v string) bool {
 	if v == "" {
 		return false
@@ -102,156 +138,92 @@ func isExact(v string) bool {
 	return err == nil
 }
 
-// refPath is where the digest of an exact chart version is remembered.
-func refPath(dir string, c Chart) string {
-	sum := sha256.Sum256([]byte(c.Repo + "\x00" + c.Name + "\x00" + c.Version))
-	return filepath.Join(dir, "refs", hex.EncodeToString(sum[:]))
-}
-
-func archivePath(dir, digest string) (string, error) {
-	digest = strings.ToLower(digest)
-	if len(digest) != sha256.Size*2 {
-		return "", errors.New("not a sha256 digest")
-	}
-	if _, err := hex.DecodeString(digest); err != nil {
-		return "", errors.New("not a sha256 digest")
-	}
-	return filepath.Join(dir, "sha256-"+digest+".tgz"), nil
-}
-
-// readCached returns a cached archive after checking its digest, so a
-// damaged cache file is fetched again rather than used.
-func readCached(dir, digest string) ([]byte, error) {
-	p, err := archivePath(dir, digest)
-	if err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(data)
-	if !strings.EqualFold(hex.EncodeToString(sum[:]), digest) {
-		return nil, errors.New("cached archive does not match its digest")
-	}
-	return data, nil
-}
-
-func store(dir, digest string, data []byte, ref string, exact bool) error {
-	p, err := archivePath(dir, digest)
-	if err != nil {
-		return err
-	}
-	if err := writeAtomic(p, data); err != nil {
-		return err
-	}
-	if exact {
-		return writeAtomic(ref, []byte(digest))
-	}
-	return nil
-}
-
-func writeAtomic(p string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("creating cache directory: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing cache: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing cache: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing cache: %w", err)
-	}
-	return os.Rename(f.Name(), p)
-}
-
 // resolve reads the repository index and picks the chart version.
-func resolve(ctx context.Context, opts Options, base *url.URL, c Chart) (*repo.ChartVersion, error) {
+func resolve(ctx context.Context, client *egress.Client, limits Limits, base *url.URL, c Chart) (*entry, error) {
 	indexURL := base.JoinPath("index.yaml")
-	data, err := get(ctx, opts.Client, indexURL.String(), maxIndexBytes)
+	data, err := client.Get(ctx, indexURL.String(), limits.MaxIndexBytes)
 	if err != nil {
-		return nil, fmt.Errorf("fetching index of %s: %w", redact(c.Repo), err)
+		return nil, fmt.Errorf("helm.repo %q: %w", redact(c.Repo),
+			explain(err, "fetching index.yaml", "index.yaml", limits.MaxIndexBytes, "--max-chart-index-bytes"))
 	}
-	var idx repo.IndexFile
-	if err := yaml.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("parsing index of %s: %w", redact(c.Repo), err)
-	}
-	idx.SortEntries()
-	cv, err := idx.Get(c.Name, c.Version)
+	idx, err := parseIndex(data)
 	if err != nil {
-		return nil, fmt.Errorf("chart %s version %q in %s: %w", c.Name, c.Version, redact(c.Repo), err)
+		return nil, fmt.Errorf("helm.repo %q: parsing index.yaml: %w", redact(c.Repo), err)
 	}
-	if len(cv.URLs) == 0 {
-		return nil, fmt.Errorf("chart %s-%s in %s has no URL", c.Name, cv.Version, redact(c.Repo))
+	cv, err := pick(idx, c.Name, c.Version)
+	if err != nil {
+		return nil, fmt.Errorf("helm.repo %q: %w", redact(c.Repo), err)
 	}
 	return cv, nil
 }
 
-func download(ctx context.Context, opts Options, base *url.URL, cv *repo.ChartVersion) ([]byte, error) {
-	u, err := url.Parse(cv.URLs[0])
+func download(ctx context.Context, client *egress.Client, limits Limits, base *url.URL, c Chart, cv *entry) ([]byte, error) {
+	what := fmt.Sprintf("chart %s-%s", c.Name, cv.Version)
+	u, err := chartURL(base, cv.URLs[0])
 	if err != nil {
-		return nil, fmt.Errorf("chart %s-%s: bad URL: %w", cv.Name, cv.Version, err)
+		return nil, fmt.Errorf("%s in helm.repo %q: %w", what, redact(c.Repo), err)
 	}
-	// Relative URLs are relative to the repository, as Helm resolves them.
+	data, err := client.Get(ctx, u.String(), limits.MaxChartBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s from %q: %w", what, egress.Redact(u),
+			explain(err, "downloading", "the archive", limits.MaxChartBytes, "--max-chart-bytes"))
+	}
+	return data, nil
+}
+
+// chartURL resolves an index's chart URL as Helm does: relative to the
+// repository (its path taken as a directory), or absolute; http and https
+// only.
+func chartURL(base *url.URL, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("the index gives an unparsable URL")
+	}
 	if !u.IsAbs() {
 		b := *base
 		if !strings.HasSuffix(b.Path, "/") {
 			b.Path += "/"
+			b.RawPath = ""
 		}
 		u = b.ResolveReference(u)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("chart %s-%s: only http and https URLs are supported", cv.Name, cv.Version)
+		return nil, fmt.Errorf("the index gives a %q URL: only http and https are supported", u.Scheme)
 	}
-	data, err := get(ctx, opts.Client, u.String(), maxChartBytes)
-	if err != nil {
-		return nil, fmt.Errorf("downloading chart %s-%s: %w", cv.Name, cv.Version, err)
+	if u.Hostname() == "" {
+		return nil, errors.New("the index gives a URL without a host")
 	}
-	return data, nil
+	return u, nil
 }
 
-func get(ctx context.Context, client *http.Client, u string, limit int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
+// explain words a failed request: refusals and time limits speak for
+// themselves, a body over the limit names the limit and its flag, and
+// anything else says which step failed.
+func explain(err error, step, what string, limit int64, flag string) error {
+	var refused *egress.RefusedError
+	var timeout *egress.TimeoutError
+	switch {
+	case errors.Is(err, egress.ErrTooLarge):
+		return fmt.Errorf("%s is larger than %s, the hub's limit (raise with %s)", what, sizeString(limit), flag)
+	case errors.As(err, &refused), errors.As(err, &timeout):
+		return err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, errors.New(redactErr(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %s", resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("more than %d bytes", limit)
-	}
-	return data, nil
+	return fmt.Errorf("%s: %w", step, err)
 }
 
-// redact drops user information from a repository URL before it reaches
-// an error or a log line.
+func sizeString(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// redact drops credentials from a repository URL before it reaches an
+// error or a log line.
 func redact(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	return u.Redacted()
-}
-
-func redactErr(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Op + " " + redact(ue.URL) + ": " + ue.Err.Error()
-	}
-	return err.Error()
+	return egress.Redact(u)
 }

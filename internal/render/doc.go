@@ -7,6 +7,9 @@
 //
 // It reads the checkout and nothing else, refusing anything that would
 // reach outside it; the only network access is fetching remote Helm charts
-// (through helmrepo, cached by digest) and, when explicitly allowed, remote
-// Kustomize resources. It never contacts a cluster.
+// (through helmrepo, cached by digest, under Options.Egress: public
+// addresses only unless allowed, bounded in time and size) and, when
+// explicitly allowed, remote Kustomize resources. It never contacts a
+// cluster, and ${ } value templates cannot read the hub's network,
+// environment, clock or randomness.
 package render

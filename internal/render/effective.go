@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"flotilla.io/flotilla/internal/bundle"
+	"flotilla.io/flotilla/internal/egress"
+	"flotilla.io/flotilla/internal/helmrepo"
 )
 
 // Options tune RenderEffective; the zero value renders local content only.
@@ -19,9 +20,16 @@ type Options struct {
 	// AllowRemoteKustomize lets kustomizations name remote resources;
 	// otherwise they are refused before Kustomize runs.
 	AllowRemoteKustomize bool
-	// HTTPClient fetches remote charts; nil means http.DefaultClient.
-	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// Egress governs every request a render makes (remote Helm
+	// repositories and charts): the hosts allowed beyond public addresses
+	// (--allow-chart-host) and the time limits. It is plain data, so
+	// Options can travel to a render worker as JSON; the zero value
+	// refuses internal addresses.
+	Egress egress.Policy
+	// ChartLimits bound what a chart repository may send; zero fields
+	// mean the defaults.
+	ChartLimits helmrepo.Limits
+	Logger      *slog.Logger
 }
 
 // RenderEffective renders one bundle of the checkout at root with the

@@ -120,7 +120,7 @@ func loadChart(ctx context.Context, realRoot string, b bundle.Bundle, h *bundle.
 			return nil, "", errorf(fleetFile, 0, "helm.repo needs helm.chart")
 		}
 		data, err := helmrepo.Fetch(ctx, helmrepo.Chart{Repo: h.Repo, Name: h.Chart, Version: h.Version},
-			helmrepo.Options{CacheDir: opts.ChartCacheDir, Client: opts.HTTPClient, Logger: opts.Logger})
+			helmrepo.Options{CacheDir: opts.ChartCacheDir, Egress: opts.Egress, Limits: opts.ChartLimits, Logger: opts.Logger})
 		if err != nil {
 			return nil, "", &Error{File: fleetFile, Err: err}
 		}

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,10 +16,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"flotilla.io/flotilla/internal/bundle"
+	"flotilla.io/flotilla/internal/egress"
 )
 
 // chartArchive builds a chart .tgz from files named under the chart's
@@ -44,6 +47,10 @@ func chartArchive(t *testing.T, name string, files map[string]string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// allowLoopback lets renders fetch from the test's chart servers, which
+// listen on 127.0.0.1: refused without it.
+var allowLoopback = egress.Policy{AllowHosts: []string{"127.0.0.1"}}
 
 // chartRepo serves index.yaml and one chart archive on loopback and counts
 // the requests for each.
@@ -106,7 +113,7 @@ func TestHelmRepoCachedByDigest(t *testing.T) {
 				"helm:\n  repo: %s/charts\n  chart: demo\n  version: %q\n  releaseName: demo\n  values:\n    greeting: hi\n", repo.srv.URL, tt.version)})
 			b := discoverOne(t, root)
 			cache := t.TempDir()
-			opts := Options{ChartCacheDir: cache, HTTPClient: repo.srv.Client()}
+			opts := Options{ChartCacheDir: cache, Egress: allowLoopback}
 			for range 2 {
 				objs, err := RenderEffective(context.Background(), root, b, Base(b), opts)
 				if err != nil {
@@ -133,9 +140,72 @@ func TestHelmRepoDigestMismatch(t *testing.T) {
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{"fleet.yaml": "helm:\n  repo: " + repo.srv.URL + "/charts\n  chart: demo\n  version: 1.2.0\n"})
 	b := discoverOne(t, root)
-	_, err := RenderEffective(context.Background(), root, b, Base(b), Options{ChartCacheDir: t.TempDir(), HTTPClient: repo.srv.Client()})
+	_, err := RenderEffective(context.Background(), root, b, Base(b), Options{ChartCacheDir: t.TempDir(), Egress: allowLoopback})
 	if err == nil || !strings.Contains(err.Error(), "does not match the index") {
 		t.Fatalf("err = %v, want a digest mismatch", err)
+	}
+}
+
+// TestHelmRepoEgress renders remote charts under the egress policy: a
+// loopback repository is refused unless allowed, and one that never
+// answers fails the bundle within the (shortened) time limit.
+func TestHelmRepoEgress(t *testing.T) {
+	archive := chartArchive(t, "demo", map[string]string{
+		"Chart.yaml":            "apiVersion: v2\nname: demo\nversion: 1.2.0\n",
+		"templates/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n",
+	})
+	sum := sha256.Sum256(archive)
+	repo := newChartRepo(t, archive, hex.EncodeToString(sum[:]))
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	hold := make(chan struct{})
+	defer close(hold)
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-hold; c.Close() }()
+		}
+	}()
+	tests := []struct {
+		name    string
+		repo    string
+		opts    Options
+		wantErr string
+	}{
+		{name: "loopback refused by default", repo: repo.srv.URL + "/charts",
+			wantErr: `fleet.yaml: helm.repo "` + repo.srv.URL + `/charts": 127.0.0.1 is a loopback address; the hub fetches charts only from public addresses unless allowed with --allow-chart-host`},
+		{name: "loopback allowed", repo: repo.srv.URL + "/charts", opts: Options{Egress: allowLoopback}},
+		{name: "repository never answers", repo: "http://" + silent.Addr().String() + "/charts",
+			opts:    Options{Egress: egress.Policy{AllowHosts: []string{"127.0.0.1"}, ResponseHeaderTimeout: 200 * time.Millisecond}},
+			wantErr: "timed out waiting for response headers from " + silent.Addr().String() + " (limit 200ms)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, map[string]string{"fleet.yaml": "helm:\n  repo: " + tt.repo + "\n  chart: demo\n  version: 1.2.0\n"})
+			b := discoverOne(t, root)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			objs, err := RenderEffective(ctx, root, b, Base(b), tt.opts)
+			if ctx.Err() != nil {
+				t.Fatal("the render outlived the test's liveness deadline")
+			}
+			if tt.wantErr == "" {
+				if err != nil || len(objs) != 1 {
+					t.Fatalf("RenderEffective = %d objects, %v", len(objs), err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/Masterminds/sprig/v3"
 	"sigs.k8s.io/yaml"
 
 	"flotilla.io/flotilla/internal/bundle"
@@ -82,11 +81,7 @@ func templateValues(values map[string]any, t Target) (map[string]any, error) {
 	if !bytes.Contains(data, []byte("${")) {
 		return values, nil
 	}
-	funcs := sprig.TxtFuncMap()
-	// As Fleet: nothing from the hub's environment leaks into values.
-	delete(funcs, "env")
-	delete(funcs, "expandenv")
-	tpl, err := template.New("values").Delims("${", "}").Option("missingkey=error").Funcs(funcs).Parse(string(data))
+	tpl, err := template.New("values").Delims("${", "}").Option("missingkey=error").Funcs(valuesFuncs()).Parse(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("parsing helm.values template: %w", err)
 	}
