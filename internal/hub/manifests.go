@@ -142,6 +142,9 @@ func (h *Hub) bundlesFor(ctx context.Context, p *pass, c store.Cluster) (r *reso
 				continue
 			default:
 				eff.UseBundleName(b.Name) // Fleet's default Helm release name
+				if !l.capabilities[b.Name] {
+					eff.WithoutCapabilities() // a facts change does not re-render it
+				}
 				id := newRenderID(l, eff)
 				r.keys[len(r.refs)] = id.key
 				if got, ok := h.renders.get(id, b.Name); ok {

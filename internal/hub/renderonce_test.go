@@ -70,6 +70,12 @@ targetCustomizations:
 // newTestHub returns a hub on a fresh SQLite store, fetching with fetcher.
 func newTestHub(t testing.TB, fetcher Fetcher) (*Hub, *sqlstore.DB) {
 	t.Helper()
+	return newTestHubWith(t, fetcher, func(*Options) {})
+}
+
+// newTestHubWith is newTestHub with options changed by edit.
+func newTestHubWith(t testing.TB, fetcher Fetcher, edit func(*Options)) (*Hub, *sqlstore.DB) {
+	t.Helper()
 	db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hub.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +86,9 @@ func newTestHub(t testing.TB, fetcher Fetcher) (*Hub, *sqlstore.DB) {
 		t.Fatal(err)
 	}
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	h, err := New(Options{Store: db, CA: ca, SigningKey: key, Fetcher: fetcher})
+	opts := Options{Store: db, CA: ca, SigningKey: key, Fetcher: fetcher}
+	edit(&opts)
+	h, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

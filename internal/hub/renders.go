@@ -30,6 +30,9 @@ type loaded struct {
 	bundles map[string]bundle.Bundle // by bundle name
 	// byName marks bundles that resolve differently by cluster name.
 	byName map[string]bool
+	// capabilities marks bundles whose Helm render may read the cluster
+	// facts .Capabilities shows (render.ReadsCapabilities).
+	capabilities map[string]bool
 }
 
 // renderID names one render by everything it reads: the checkout's
@@ -77,7 +80,9 @@ func (h *Hub) startRender(ctx context.Context, job renderJob) <-chan struct{} {
 	}
 	go func() {
 		r, ok := h.runRender(ctx, job)
-		h.renders.finish(job.id, job.name, r, ok)
+		if waiting := h.renders.finish(job.id, job.name, r, ok); len(waiting) > 0 {
+			h.queue.markClusters(0, waiting...)
+		}
 	}()
 	return done
 }

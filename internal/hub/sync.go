@@ -306,7 +306,7 @@ func (h *Hub) loadSource(s store.Source, dir string) (*loaded, []store.Bundle, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("discovering bundles: %w", err)
 	}
-	l := &loaded{commit: s.Commit, repo: s.Repo, dir: dir, def: sourceDef(s), bundles: map[string]bundle.Bundle{}, byName: map[string]bool{}}
+	l := &loaded{commit: s.Commit, repo: s.Repo, dir: dir, def: sourceDef(s), bundles: map[string]bundle.Bundle{}, byName: map[string]bool{}, capabilities: map[string]bool{}}
 	out := make([]store.Bundle, 0, len(found))
 	for _, b := range found {
 		name := bundle.Name(s.Name, b.Path)
@@ -316,6 +316,7 @@ func (h *Hub) loadSource(s store.Source, dir string) (*loaded, []store.Bundle, e
 		}
 		l.bundles[name] = b
 		l.byName[name] = render.NameSensitive(b)
+		l.capabilities[name] = render.ReadsCapabilities(dir, b)
 		out = append(out, sb)
 	}
 	slices.SortFunc(out, func(a, b store.Bundle) int { return strings.Compare(a.Name, b.Name) })

@@ -60,6 +60,9 @@ func RenderTree(ctx context.Context, root string, t Target, opts TreeOptions) ([
 			r.Skipped = true
 		default:
 			eff.UseBundleName(r.Name)
+			if !ReadsCapabilities(root, b) {
+				eff.WithoutCapabilities() // as the hub renders it
+			}
 			r.Objects, r.Err = RenderEffective(ctx, root, b, eff, opts.Options)
 		}
 		results = append(results, r)
