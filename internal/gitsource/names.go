@@ -13,7 +13,7 @@ import (
 // not .git, no name twice (even when case is folded), entries in git's
 // order. dir is the tree's path, "" for the root.
 func checkTree(dir string, entries []rawEntry) *TreeError {
-	seen := make(map[string]bool, len(entries))
+	seen := make(map[string]filemode.FileMode, len(entries))
 	folded := make(map[string]string, len(entries))
 	for i, e := range entries {
 		if e.name == "" {
@@ -23,12 +23,13 @@ func checkTree(dir string, entries []rawEntry) *TreeError {
 		if reason := badName(e.name, e.mode); reason != "" {
 			return refuse(path, "%s", reason)
 		}
-		if seen[e.name] {
-			// The checkout would meet the path twice, e.g. a symlink and then
-			// a directory through which later entries are written.
+		if first, dup := seen[e.name]; dup {
+			if first == filemode.Symlink && e.mode == filemode.Dir || first == filemode.Dir && e.mode == filemode.Symlink {
+				return refuse(path, "duplicate entry, a symlink and a directory: what is under it would be written through the link (git fsck: duplicateEntries)")
+			}
 			return refuse(path, "duplicate entry (git fsck: duplicateEntries)")
 		}
-		seen[e.name] = true
+		seen[e.name] = e.mode
 		key := foldKey(e.name)
 		if other, ok := folded[key]; ok {
 			return refuse(path, "collides with %q when case is folded: both are one file on case-insensitive file systems", other)

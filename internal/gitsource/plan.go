@@ -99,6 +99,11 @@ func (pl *planner) tree(dir string, h plumbing.Hash, depth int) error {
 }
 
 func (pl *planner) entry(path string, e rawEntry, depth int) error {
+	if _, dup := pl.p.kinds[path]; dup {
+		// checkTree refuses this first; kept so that no path can be
+		// written twice whatever it misses.
+		return refuse(path, "duplicate path")
+	}
 	switch e.mode {
 	case filemode.Dir:
 		pl.p.dirs = append(pl.p.dirs, path)
