@@ -42,11 +42,9 @@ func checkTree(dir string, entries []rawEntry) *TreeError {
 	return nil
 }
 
-// badName returns why a tree entry name is refused, or "".
+// badName returns why a non-empty tree entry name is refused, or "".
 func badName(name string, mode filemode.FileMode) string {
 	switch {
-	case name == "":
-		return "empty name"
 	case name == "." || name == "..":
 		return `name "` + name + `" is not allowed`
 	case strings.Contains(name, "/"):
