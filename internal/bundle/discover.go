@@ -3,7 +3,6 @@ package bundle
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -47,26 +46,27 @@ func IsFleetFile(name string) bool {
 // discovery goes on. Hidden directories and .git are skipped. Bundles come
 // back sorted by Path.
 func Discover(root string, paths []string) ([]Bundle, error) {
-	realRoot, err := RealRoot(root)
+	c, err := OpenCheckout(root)
 	if err != nil {
 		return nil, err
 	}
+	defer c.Close()
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
 	var out []Bundle
 	seen := make(map[string]bool)
 	for _, p := range paths {
-		bundles, err := discoverPath(realRoot, p)
+		bundles, err := discoverPath(c, p)
 		if err != nil {
 			return nil, fmt.Errorf("discovering bundles under %q: %w", p, err)
 		}
 		for _, b := range bundles {
 			if !seen[b.Path] {
 				seen[b.Path] = true
-				b.Chart = hasChart(realRoot, b.Path)
+				b.Chart = hasChart(c, b.Path)
 				if b.Err == nil {
-					b.Err = readValuesFiles(realRoot, &b)
+					b.Err = readValuesFiles(c, &b)
 				}
 				out = append(out, b)
 			}
@@ -78,35 +78,31 @@ func Discover(root string, paths []string) ([]Bundle, error) {
 
 // hasChart reports whether a bundle directory is itself a Helm chart,
 // which Fleet renders with Helm even without helm options.
-func hasChart(realRoot, dir string) bool {
-	real, err := Resolve(realRoot, joinRel(dir, "Chart.yaml"))
-	if err != nil {
-		return false
-	}
-	info, err := os.Stat(real)
+func hasChart(c *Checkout, dir string) bool {
+	info, err := c.Stat(joinRel(dir, "Chart.yaml"))
 	return err == nil && !info.IsDir()
 }
 
 // scan is what one walk of a source path finds.
 type scan struct {
-	fleetDirs map[string]string // bundle dir → real path of its fleet file
+	fleetDirs map[string]string // bundle dir → name of its fleet file
 	topDirs   []string          // directories directly under the path
 	loose     bool              // manifests directly in the path
 	broken    map[string]error  // entries that cannot be followed
 }
 
-func discoverPath(realRoot, p string) ([]Bundle, error) {
+func discoverPath(c *Checkout, p string) ([]Bundle, error) {
 	rel, err := CleanRel(p)
 	if err != nil {
 		return nil, err
 	}
-	s, err := scanPath(realRoot, rel)
+	s, err := scanPath(c, rel)
 	if err != nil {
 		return nil, err
 	}
 	var bundles []Bundle
 	if len(s.fleetDirs) > 0 {
-		bundles = fleetBundles(realRoot, s)
+		bundles = fleetBundles(c, s)
 	} else {
 		bundles = plainBundles(rel, s)
 	}
@@ -114,16 +110,15 @@ func discoverPath(realRoot, p string) ([]Bundle, error) {
 	return bundles, nil
 }
 
-func scanPath(realRoot, rel string) (*scan, error) {
+func scanPath(c *Checkout, rel string) (*scan, error) {
 	s := &scan{fleetDirs: make(map[string]string), broken: make(map[string]error)}
-	start, err := Resolve(realRoot, rel)
-	if err != nil {
+	if _, err := c.Resolve(rel); err != nil {
 		return nil, err
 	}
-	if f := fleetFileIn(start); f != "" {
+	if f := fleetFileIn(c, rel); f != "" {
 		s.fleetDirs[rel] = f
 	}
-	err = Walk(realRoot, rel, WalkOptions{SkipHidden: true}, func(e Entry) error {
+	err := c.Walk(rel, WalkOptions{SkipHidden: true}, func(e Entry) error {
 		direct := path.Dir(e.Path) == rel
 		switch {
 		case e.Err != nil:
@@ -138,7 +133,7 @@ func scanPath(realRoot, rel string) (*scan, error) {
 			if direct {
 				s.topDirs = append(s.topDirs, e.Path)
 			}
-			if f := fleetFileIn(e.Real); f != "" {
+			if f := fleetFileIn(c, e.Path); f != "" {
 				s.fleetDirs[e.Path] = f
 			}
 		case direct && IsManifest(path.Base(e.Path)):
@@ -149,18 +144,19 @@ func scanPath(realRoot, rel string) (*scan, error) {
 	return s, err
 }
 
-// fleetFileIn returns the real path of the fleet file in a directory, if any.
-func fleetFileIn(dir string) string {
+// fleetFileIn returns the name of the fleet file in a directory, if any;
+// one that leads outside the checkout too, so that its bundle reports it.
+func fleetFileIn(c *Checkout, dir string) string {
 	for _, name := range []string{fleetYAML, fleetYML} {
-		f := dir + string(os.PathSeparator) + name
-		if info, err := os.Stat(f); err == nil && !info.IsDir() {
-			return f
+		info, err := c.Stat(joinRel(dir, name))
+		if errors.Is(err, ErrEscape) || err == nil && !info.IsDir() {
+			return name
 		}
 	}
 	return ""
 }
 
-func fleetBundles(realRoot string, s *scan) []Bundle {
+func fleetBundles(c *Checkout, s *scan) []Bundle {
 	dirs := make([]string, 0, len(s.fleetDirs))
 	for d := range s.fleetDirs {
 		dirs = append(dirs, d)
@@ -174,18 +170,18 @@ func fleetBundles(realRoot string, s *scan) []Bundle {
 				b.Exclude = append(b.Exclude, other)
 			}
 		}
-		b.Options, b.Warnings, b.Err = readFleetFile(realRoot, d, s.fleetDirs[d])
+		b.Options, b.Warnings, b.Err = readFleetFile(c, d, s.fleetDirs[d])
 		bundles = append(bundles, b)
 	}
 	return bundles
 }
 
-func readFleetFile(realRoot, dir, file string) (Options, []string, error) {
-	rel := joinRel(dir, path.Base(file))
-	if _, err := Resolve(realRoot, rel); err != nil {
+func readFleetFile(c *Checkout, dir, name string) (Options, []string, error) {
+	rel := joinRel(dir, name)
+	data, err := c.ReadFile(rel, MaxFileBytes)
+	if errors.Is(err, ErrEscape) {
 		return Options{}, nil, err
 	}
-	data, err := os.ReadFile(file)
 	if err != nil {
 		return Options{}, nil, fmt.Errorf("reading %s: %w", rel, err)
 	}

@@ -12,7 +12,7 @@ import (
 
 // writeTree creates files under dir; a value starting with "-> " makes a
 // symlink to the rest of the value.
-func writeTree(t *testing.T, dir string, files map[string]string) {
+func writeTree(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))

@@ -3,7 +3,7 @@ package bundle
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path"
 	"strings"
 
@@ -23,14 +23,15 @@ const MaxFileBytes = 32 << 20
 // error naming the file. Discover calls it; callers that build a Bundle
 // themselves call it before resolving.
 func ReadValuesFiles(root string, b *Bundle) error {
-	realRoot, err := RealRoot(root)
+	c, err := OpenCheckout(root)
 	if err != nil {
 		return err
 	}
-	return readValuesFiles(realRoot, b)
+	defer c.Close()
+	return readValuesFiles(c, b)
 }
 
-func readValuesFiles(realRoot string, b *Bundle) error {
+func readValuesFiles(c *Checkout, b *Bundle) error {
 	type ref struct{ key, name string }
 	var refs []ref
 	add := func(prefix string, h *HelmOptions) {
@@ -56,7 +57,7 @@ func readValuesFiles(realRoot string, b *Bundle) error {
 		if _, ok := files[r.name]; ok {
 			continue
 		}
-		v, err := readValuesFile(realRoot, b.Path, r.key, r.name)
+		v, err := readValuesFile(c, b.Path, r.key, r.name)
 		if err != nil {
 			return err
 		}
@@ -67,7 +68,7 @@ func readValuesFiles(realRoot string, b *Bundle) error {
 }
 
 // readValuesFile reads one values file named in fleet.yaml at key.
-func readValuesFile(realRoot, dir, key, name string) (map[string]any, error) {
+func readValuesFile(c *Checkout, dir, key, name string) (map[string]any, error) {
 	fleetFile := joinRel(dir, FleetFile)
 	fail := func(format string, args ...any) error {
 		return &ParseError{File: fleetFile, Path: key, Msg: fmt.Sprintf(format, args...)}
@@ -79,23 +80,19 @@ func readValuesFile(realRoot, dir, key, name string) (map[string]any, error) {
 	if err != nil {
 		return nil, fail("%q leads outside the checkout", name)
 	}
-	real, err := Resolve(realRoot, rel)
-	if err != nil {
-		if errors.Is(err, ErrEscape) {
-			return nil, fail("%q: %v", name, err)
-		}
-		return nil, fail("%q does not exist", name)
-	}
-	info, err := os.Stat(real)
+	info, err := c.Stat(rel)
 	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fail("%q does not exist", name)
 	case err != nil:
 		return nil, fail("%q: %v", name, err)
 	case info.IsDir():
 		return nil, fail("%q is a directory", name)
-	case info.Size() > MaxFileBytes:
-		return nil, &ParseError{File: rel, Msg: fmt.Sprintf("file has %d bytes, more than the %d allowed", info.Size(), MaxFileBytes)}
 	}
-	data, err := os.ReadFile(real)
+	data, err := c.ReadFile(rel, MaxFileBytes)
+	if tooLarge := (*FileTooLargeError)(nil); errors.As(err, &tooLarge) {
+		return nil, &ParseError{File: rel, Msg: tooLarge.Error()}
+	}
 	if err != nil {
 		return nil, fail("%q: %v", name, err)
 	}

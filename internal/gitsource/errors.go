@@ -2,6 +2,7 @@ package gitsource
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 
@@ -35,4 +36,31 @@ func sanitize(err error, ep *transport.Endpoint) error {
 		}
 	}
 	return &sanitizedError{msg: msg, cause: err}
+}
+
+// ErrRefusedTree marks a commit whose tree the fetcher refuses to check
+// out: an entry that git itself would refuse, one that could write or
+// point outside the checkout, or a tree past a limit.
+var ErrRefusedTree = errors.New("tree refused")
+
+// TreeError says which entry of a commit's tree was refused and by which
+// rule. Nothing of the commit is written when it is returned.
+type TreeError struct {
+	Path   string // slash-separated path of the entry; empty for the whole tree
+	Reason string
+}
+
+func (e *TreeError) Error() string {
+	if e.Path == "" {
+		return "tree refused: " + e.Reason
+	}
+	// Quoted: a hostile name may hold newlines or terminal escapes.
+	return fmt.Sprintf("tree entry %q refused: %s", e.Path, e.Reason)
+}
+
+// Is makes every TreeError match ErrRefusedTree.
+func (e *TreeError) Is(target error) bool { return target == ErrRefusedTree }
+
+func refuse(path, format string, args ...any) *TreeError {
+	return &TreeError{Path: path, Reason: fmt.Sprintf(format, args...)}
 }

@@ -27,6 +27,13 @@ import (
 type Options struct {
 	Dir    string       // cache root, one directory per repository and branch; one Fetcher per Dir
 	Logger *slog.Logger // may be nil
+
+	// Limits of one checkout; zero takes the Default. A commit past one
+	// is refused (ErrRefusedTree) and nothing of it is written.
+	MaxFiles         int   // tree entries of every kind (hub flag --max-repo-files)
+	MaxBytes         int64 // bytes of all files and symlink targets (--max-repo-bytes)
+	MaxDepth         int   // directory nesting (--max-repo-depth)
+	MaxSymlinkTarget int   // bytes of one symlink target
 }
 
 // Revision is one commit of a source, checked out.
@@ -41,8 +48,9 @@ type Revision struct {
 // is safe for concurrent use; fetches of one repository and branch are
 // serialised.
 type Fetcher struct {
-	dir string
-	log *slog.Logger
+	dir    string
+	log    *slog.Logger
+	limits limits
 	// transports is this fetcher's own scheme → transport table, so that
 	// file:// is served in-process without touching go-git's global
 	// client.Protocols.
@@ -75,8 +83,9 @@ func New(opts Options) (*Fetcher, error) {
 	}
 	httpT := githttp.NewClient(&http.Client{Transport: httpTransport()})
 	return &Fetcher{
-		dir: dir,
-		log: log,
+		dir:    dir,
+		log:    log,
+		limits: opts.limits(),
 		transports: map[string]transport.Transport{
 			"http":  httpT,
 			"https": httpT,
@@ -150,7 +159,7 @@ func (f *Fetcher) fetchLocked(ctx context.Context, name, srcDir string, ep *tran
 	if err != nil {
 		return Revision{}, err
 	}
-	rev, created, err := checkout(repo, head, srcDir)
+	rev, created, err := checkout(repo, head, srcDir, f.limits)
 	if err != nil {
 		return Revision{}, err
 	}
@@ -215,7 +224,7 @@ func (f *Fetcher) Cached(name, url, branch, commit string) (Revision, error) {
 	if _, err := repo.CommitObject(h); err != nil {
 		return Revision{}, fmt.Errorf("opening cached source %s at %s: %w", name, commit, err)
 	}
-	rev, _, err := checkout(repo, h, srcDir)
+	rev, _, err := checkout(repo, h, srcDir, f.limits)
 	if err != nil {
 		return Revision{}, fmt.Errorf("checking out cached source %s at %s: %w", name, commit, err)
 	}

@@ -48,17 +48,18 @@ func RenderEffective(ctx context.Context, root string, b bundle.Bundle, e Effect
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	realRoot, err := bundle.RealRoot(root)
+	c, err := bundle.OpenCheckout(root)
 	if err != nil {
 		return nil, err
 	}
+	defer c.Close()
 	dir, err := bundle.CleanRel(b.Path)
 	if err != nil {
 		return nil, fmt.Errorf("rendering bundle %s: %w", b.Path, err)
 	}
 	b.Path = dir
 	b.Exclude = e.Exclude
-	items, err := renderItems(ctx, realRoot, b, e, opts)
+	items, err := renderItems(ctx, c, b, e, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -69,14 +70,14 @@ func RenderEffective(ctx context.Context, root string, b bundle.Bundle, e Effect
 	return sortObjects(items)
 }
 
-func renderItems(ctx context.Context, realRoot string, b bundle.Bundle, e Effective, opts Options) ([]item, error) {
-	kdir, kfile, err := kustomization(realRoot, b, e.Options)
+func renderItems(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, e Effective, opts Options) ([]item, error) {
+	kdir, kfile, err := kustomization(c, b, e.Options)
 	if err != nil {
 		return nil, err
 	}
 	k := kustomizeRun{kdir: kdir, kfile: kfile, allowRemote: opts.AllowRemoteKustomize}
-	if h := helmChart(realRoot, b, e); h != nil {
-		manifest, where, err := renderHelm(ctx, realRoot, b, e, h, opts)
+	if h := helmChart(c, b, e); h != nil {
+		manifest, where, err := renderHelm(ctx, c, b, e, h, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -84,14 +85,14 @@ func renderItems(ctx context.Context, realRoot string, b bundle.Bundle, e Effect
 			return decodeManifests(where, manifest)
 		}
 		k.helmOutput = manifest
-		return renderKustomize(ctx, realRoot, k)
+		return renderKustomize(ctx, c, k)
 	}
 	if kfile != "" {
-		return renderKustomize(ctx, realRoot, k)
+		return renderKustomize(ctx, c, k)
 	}
 	var overlays []string
 	if e.Options.YAML != nil {
 		overlays = e.Options.YAML.Overlays
 	}
-	return renderRaw(ctx, realRoot, b, overlays)
+	return renderRaw(ctx, c, b, overlays)
 }

@@ -5,9 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"strings"
 
@@ -26,12 +26,12 @@ const maxChartFiles = 10000
 
 // helmChart says where a bundle's chart comes from; nil means the bundle
 // is not rendered with Helm.
-func helmChart(realRoot string, b bundle.Bundle, e Effective) *bundle.HelmOptions {
+func helmChart(c *bundle.Checkout, b bundle.Bundle, e Effective) *bundle.HelmOptions {
 	h := e.Options.Helm
 	if h != nil && (h.Chart != "" || h.Repo != "") {
 		return h
 	}
-	if fileExists(realRoot, joinRel(b.Path, "Chart.yaml")) {
+	if fileExists(c, joinRel(b.Path, "Chart.yaml")) {
 		out := bundle.HelmOptions{}
 		if h != nil {
 			out = *h
@@ -42,12 +42,8 @@ func helmChart(realRoot string, b bundle.Bundle, e Effective) *bundle.HelmOption
 	return nil
 }
 
-func fileExists(realRoot, rel string) bool {
-	real, err := bundle.Resolve(realRoot, rel)
-	if err != nil {
-		return false
-	}
-	info, err := os.Stat(real)
+func fileExists(c *bundle.Checkout, rel string) bool {
+	info, err := c.Stat(rel)
 	return err == nil && !info.IsDir()
 }
 
@@ -61,8 +57,8 @@ func fileExists(realRoot, rel string) bool {
 // out, as in Fleet's release manifest, since the agent has no hook
 // lifecycle to run them in; CRDs under crds/ are included, since the
 // agent installs them as Helm would.
-func renderHelm(ctx context.Context, realRoot string, b bundle.Bundle, e Effective, h *bundle.HelmOptions, opts Options) ([]byte, string, error) {
-	ch, where, err := loadChart(ctx, realRoot, b, h, opts)
+func renderHelm(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, e Effective, h *bundle.HelmOptions, opts Options) ([]byte, string, error) {
+	ch, where, err := loadChart(ctx, c, b, h, opts)
 	if err != nil {
 		return nil, "", err
 	}
@@ -113,7 +109,7 @@ func releaseNamespace(o bundle.DeploymentOptions) string {
 
 // loadChart loads a local chart from the checkout, or a remote one from its
 // repository. where names it in errors.
-func loadChart(ctx context.Context, realRoot string, b bundle.Bundle, h *bundle.HelmOptions, opts Options) (*chart.Chart, string, error) {
+func loadChart(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, h *bundle.HelmOptions, opts Options) (*chart.Chart, string, error) {
 	fleetFile := joinRel(b.Path, "fleet.yaml")
 	if h.Repo != "" {
 		if h.Chart == "" {
@@ -140,16 +136,15 @@ func loadChart(ctx context.Context, realRoot string, b bundle.Bundle, h *bundle.
 	if err != nil {
 		return nil, "", errorf(fleetFile, 0, "helm.chart %q leads outside the checkout", h.Chart)
 	}
-	real, err := bundle.Resolve(realRoot, dir)
-	if err != nil {
+	info, err := c.Stat(dir)
+	if errors.Is(err, bundle.ErrEscape) {
 		return nil, "", errorf(fleetFile, 0, "helm.chart %q: %w", h.Chart, err)
 	}
-	info, err := os.Stat(real)
 	if err != nil {
 		return nil, "", errorf(fleetFile, 0, "helm.chart %q does not exist", h.Chart)
 	}
 	if !info.IsDir() {
-		data, err := readFile(bundle.Entry{Path: dir, Real: real})
+		data, err := readFile(c, dir)
 		if err != nil {
 			return nil, "", err
 		}
@@ -159,7 +154,7 @@ func loadChart(ctx context.Context, realRoot string, b bundle.Bundle, h *bundle.
 		}
 		return ch, dir, nil
 	}
-	files, err := chartFiles(ctx, realRoot, dir)
+	files, err := chartFiles(ctx, c, dir)
 	if err != nil {
 		return nil, "", err
 	}
@@ -172,17 +167,18 @@ func loadChart(ctx context.Context, realRoot string, b bundle.Bundle, h *bundle.
 
 // chartFiles reads a chart directory from the checkout, honouring its
 // .helmignore as Helm's loader does, and refusing symlinks that leave the
-// checkout (Helm's own loader would follow them).
-func chartFiles(ctx context.Context, realRoot, dir string) ([]*loader.BufferedFile, error) {
+// checkout (Helm's own loader would follow them, and open files by their
+// path outside any os.Root).
+func chartFiles(ctx context.Context, c *bundle.Checkout, dir string) ([]*loader.BufferedFile, error) {
 	rules := ignore.Empty()
-	if real, err := bundle.Resolve(realRoot, joinRel(dir, ignore.HelmIgnore)); err == nil {
-		if r, err := ignore.ParseFile(real); err == nil {
+	if data, err := c.ReadFile(joinRel(dir, ignore.HelmIgnore), maxFileBytes); err == nil {
+		if r, err := ignore.Parse(bytes.NewReader(data)); err == nil {
 			rules = r
 		}
 	}
 	rules.AddDefaults()
 	var files []*loader.BufferedFile
-	err := bundle.Walk(realRoot, dir, bundle.WalkOptions{}, func(e bundle.Entry) error {
+	err := c.Walk(dir, bundle.WalkOptions{}, func(e bundle.Entry) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -190,7 +186,7 @@ func chartFiles(ctx context.Context, realRoot, dir string) ([]*loader.BufferedFi
 			return &Error{File: e.Path, Err: e.Err}
 		}
 		rel := bundleRel(dir, e.Path)
-		info, err := os.Stat(e.Real)
+		info, err := c.Stat(e.Path)
 		if err != nil {
 			return &Error{File: e.Path, Err: err}
 		}
@@ -206,7 +202,7 @@ func chartFiles(ctx context.Context, realRoot, dir string) ([]*loader.BufferedFi
 		if len(files) >= maxChartFiles {
 			return errorf(dir, 0, "chart has more than %d files", maxChartFiles)
 		}
-		data, err := readFile(e)
+		data, err := readFile(c, e.Path)
 		if err != nil {
 			return err
 		}

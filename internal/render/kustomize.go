@@ -42,10 +42,10 @@ type kustomizeRun struct {
 
 // renderKustomize builds the kustomization in kdir (relative to the root)
 // in process, from an in-memory copy of the checkout.
-func renderKustomize(ctx context.Context, realRoot string, k kustomizeRun) ([]item, error) {
+func renderKustomize(ctx context.Context, c *bundle.Checkout, k kustomizeRun) ([]item, error) {
 	kdir, kfile := k.kdir, k.kfile
 	fsys := filesys.MakeFsInMemory()
-	broken, err := loadCheckout(ctx, realRoot, fsys)
+	broken, err := loadCheckout(ctx, c, fsys)
 	if err != nil {
 		return nil, err
 	}
@@ -101,13 +101,13 @@ func unmount(msg string) string {
 // loadCheckout copies the checkout (without .git, and without symlinks
 // that leave it) into fsys under mount. It returns the entries left out
 // and why, so that a reference to one gets a clear error.
-func loadCheckout(ctx context.Context, realRoot string, fsys filesys.FileSystem) (map[string]error, error) {
+func loadCheckout(ctx context.Context, c *bundle.Checkout, fsys filesys.FileSystem) (map[string]error, error) {
 	var total int64
 	if err := fsys.MkdirAll(mount); err != nil {
 		return nil, fmt.Errorf("loading checkout: %w", err)
 	}
 	broken := make(map[string]error)
-	err := bundle.Walk(realRoot, ".", bundle.WalkOptions{}, func(e bundle.Entry) error {
+	err := c.Walk(".", bundle.WalkOptions{}, func(e bundle.Entry) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func loadCheckout(ctx context.Context, realRoot string, fsys filesys.FileSystem)
 		case e.Dir:
 			return fsys.MkdirAll(inMemory(e.Path))
 		}
-		data, err := readFile(e)
+		data, err := readFile(c, e.Path)
 		if err != nil {
 			return err
 		}
@@ -162,13 +162,25 @@ func checkReferences(fsys filesys.FileSystem, kdir string, broken map[string]err
 			if err != nil {
 				return &Error{File: kfile, Err: err}
 			}
-			if err := broken[target]; err != nil {
+			if err := brokenAt(broken, target); err != nil {
 				return errorf(kfile, 0, "%s: %q: %w", r.field, r.value, err)
 			}
 			if r.dir && !seen[target] && fsys.IsDir(inMemory(target)) {
 				seen[target] = true
 				queue = append(queue, target)
 			}
+		}
+	}
+	return nil
+}
+
+// brokenAt returns why target, or the directory it is under, was left
+// out of the in-memory checkout: a path through a link that leads
+// outside must say so, not that the file is missing.
+func brokenAt(broken map[string]error, target string) error {
+	for p := target; p != "."; p = path.Dir(p) {
+		if err := broken[p]; err != nil {
+			return err
 		}
 	}
 	return nil

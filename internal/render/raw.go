@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,13 +28,13 @@ const maxListDepth = 8
 
 // renderRaw reads every manifest file of a raw YAML bundle and applies
 // its yaml.overlays.
-func renderRaw(ctx context.Context, realRoot string, b bundle.Bundle, overlays []string) ([]item, error) {
+func renderRaw(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, overlays []string) ([]item, error) {
 	skip := make(map[string]bool, len(b.Exclude))
 	for _, x := range b.Exclude {
 		skip[x] = true
 	}
 	files := make(map[string]rawFile)
-	err := bundle.Walk(realRoot, b.Path, bundle.WalkOptions{SkipHidden: true}, func(e bundle.Entry) error {
+	err := c.Walk(b.Path, bundle.WalkOptions{SkipHidden: true}, func(e bundle.Entry) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -44,7 +42,7 @@ func renderRaw(ctx context.Context, realRoot string, b bundle.Bundle, overlays [
 			return &Error{File: e.Path, Err: e.Err}
 		}
 		if e.Dir {
-			if skip[e.Path] || holdsFleetFile(e.Real) {
+			if skip[e.Path] || holdsFleetFile(c, e.Path) {
 				return fs.SkipDir
 			}
 			return nil
@@ -53,7 +51,7 @@ func renderRaw(ctx context.Context, realRoot string, b bundle.Bundle, overlays [
 		if !bundle.IsManifest(name) || isKustomization(name) {
 			return nil
 		}
-		data, err := readFile(e)
+		data, err := readFile(c, e.Path)
 		if err != nil {
 			return err
 		}
@@ -92,26 +90,20 @@ func bundleRel(dir, p string) string {
 	return strings.TrimPrefix(p, dir+"/")
 }
 
-func holdsFleetFile(dir string) bool {
+func holdsFleetFile(c *bundle.Checkout, dir string) bool {
 	for _, name := range []string{"fleet.yaml", "fleet.yml"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+		if _, err := c.Stat(joinRel(dir, name)); err == nil {
 			return true
 		}
 	}
 	return false
 }
 
-func readFile(e bundle.Entry) ([]byte, error) {
-	info, err := os.Stat(e.Real)
+// readFile reads one file of the checkout, through its os.Root.
+func readFile(c *bundle.Checkout, rel string) ([]byte, error) {
+	data, err := c.ReadFile(rel, maxFileBytes)
 	if err != nil {
-		return nil, &Error{File: e.Path, Err: err}
-	}
-	if info.Size() > maxFileBytes {
-		return nil, errorf(e.Path, 0, "file has %d bytes, more than the %d allowed", info.Size(), maxFileBytes)
-	}
-	data, err := os.ReadFile(e.Real)
-	if err != nil {
-		return nil, &Error{File: e.Path, Err: err}
+		return nil, &Error{File: rel, Err: err}
 	}
 	return data, nil
 }

@@ -32,7 +32,7 @@ func Render(ctx context.Context, root string, b bundle.Bundle) ([]*unstructured.
 
 // kustomization finds the directory and file of the bundle's kustomization;
 // kfile is empty when the bundle is raw YAML.
-func kustomization(realRoot string, b bundle.Bundle, opts bundle.DeploymentOptions) (kdir, kfile string, err error) {
+func kustomization(c *bundle.Checkout, b bundle.Bundle, opts bundle.DeploymentOptions) (kdir, kfile string, err error) {
 	kdir = b.Path
 	explicit := opts.Kustomize != nil && opts.Kustomize.Dir != ""
 	if explicit {
@@ -45,8 +45,7 @@ func kustomization(realRoot string, b bundle.Bundle, opts bundle.DeploymentOptio
 			return "", "", errorf(fleetFile, 0, "kustomize.dir %q leads outside the checkout", d)
 		}
 	}
-	real, err := bundle.Resolve(realRoot, kdir)
-	if err != nil {
+	if _, err := c.Resolve(kdir); err != nil {
 		if errors.Is(err, bundle.ErrEscape) {
 			return "", "", errorf(kdir, 0, "%w", err)
 		}
@@ -56,7 +55,7 @@ func kustomization(realRoot string, b bundle.Bundle, opts bundle.DeploymentOptio
 		return "", "", fmt.Errorf("rendering bundle %s: %w", b.Path, err)
 	}
 	for _, name := range kustomizationNames() {
-		if info, err := os.Stat(filepath.Join(real, name)); err == nil && !info.IsDir() {
+		if info, err := c.Stat(joinRel(kdir, name)); err == nil && !info.IsDir() {
 			return kdir, joinRel(kdir, name), nil
 		}
 	}

@@ -1,0 +1,74 @@
+package bundle
+
+import (
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzCleanRel: an accepted path is local (the root itself, or a clean
+// path below it with no ".." and no leading "/"), and cleaning it again
+// changes nothing.
+func FuzzCleanRel(f *testing.F) {
+	for _, s := range []string{"", ".", "a/b", "a/../..", "../x", "/etc", `..\x`, `a\..\..\b`, "a//b/./c/", "C:/x", "a/\x00/b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		c, err := CleanRel(p)
+		if err != nil {
+			return
+		}
+		if c != "." && (!filepath.IsLocal(c) || path.IsAbs(c) || c != path.Clean(c)) {
+			t.Fatalf("CleanRel(%q) = %q, not a local path", p, c)
+		}
+		for part := range strings.SplitSeq(c, "/") {
+			if part == ".." {
+				t.Fatalf("CleanRel(%q) = %q, which climbs", p, c)
+			}
+		}
+		if again, err := CleanRel(c); err != nil || again != c {
+			t.Fatalf("CleanRel(%q) = %q, %v; CleanRel(%q) = %q", p, c, err, c, again)
+		}
+	})
+}
+
+// FuzzCheckoutResolve resolves fuzzed paths in a checkout full of hostile
+// symlinks. Invariant: an accepted path is local, holds no symlink, and
+// the OS, following symlinks itself, finds it inside the checkout.
+func FuzzCheckoutResolve(f *testing.F) {
+	for _, s := range []string{"a/a/app", "b", "b/outside", "c", "d/cm.yaml", "app/up/app/out", "app/link.yaml", "f", "h", "a/b/../app"} {
+		f.Add(s)
+	}
+	root, _ := hostileTree(f)
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, err := OpenCheckout(root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { c.Close() })
+	f.Fuzz(func(t *testing.T, rel string) {
+		got, err := c.Resolve(rel)
+		if err != nil {
+			return
+		}
+		if got != "." && !filepath.IsLocal(got) {
+			t.Fatalf("Resolve(%q) = %q, not local", rel, got)
+		}
+		for p := got; p != "."; p = path.Dir(p) {
+			if info, err := c.root.Lstat(p); err != nil || !info.Mode().IsRegular() && !info.IsDir() {
+				t.Fatalf("Resolve(%q) = %q, whose prefix %q is not a plain file or directory (%v)", rel, got, p, err)
+			}
+		}
+		real, err := filepath.EvalSymlinks(filepath.Join(root, filepath.FromSlash(got)))
+		if err != nil {
+			t.Fatalf("Resolve(%q) = %q, which the OS cannot find: %v", rel, got, err)
+		}
+		if r, err := filepath.Rel(realRoot, real); err != nil || !filepath.IsLocal(r) && r != "." {
+			t.Fatalf("Resolve(%q) = %q, which the OS finds at %s, outside", rel, got, real)
+		}
+	})
+}

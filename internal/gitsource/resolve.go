@@ -1,0 +1,104 @@
+package gitsource
+
+import (
+	"errors"
+	"path"
+	"slices"
+	"strings"
+)
+
+var (
+	errLeaves = errors.New("leaves the repository")
+	errLoop   = errors.New("symlinks loop")
+)
+
+// checkLinks refuses a plan with a symlink that leads outside the
+// checkout once followed as the kernel would: through the tree's other
+// symlinks (a -> . then b -> a/.. leaves it, though each looks local),
+// with ".." applied to where a link led, not to its text. A component
+// that the tree does not hold is taken as a plain directory, so a link
+// that would leave only once such a path appeared is refused too.
+func checkLinks(p *plan) error {
+	r := resolver{kinds: p.kinds, targets: p.targets, memo: map[string]*followed{}}
+	for _, l := range p.links {
+		_, err := r.follow(l.path, 0)
+		switch {
+		case errors.Is(err, errLeaves):
+			return refuse(l.path, "symlink target %q leaves the repository when followed", l.target)
+		case errors.Is(err, errLoop):
+			return refuse(l.path, "symlink target %q loops or nests symlinks more than %d deep", l.target, maxSymlinkHops)
+		case err != nil:
+			return refuse(l.path, "symlink target %q: %v", l.target, err)
+		}
+	}
+	return nil
+}
+
+// resolver follows symlinks through a plan. Each link is followed once
+// (memo), so a tree of many links that name one another costs the length
+// of their targets, not a product of them.
+type resolver struct {
+	kinds   map[string]kind
+	targets map[string]string
+	memo    map[string]*followed
+}
+
+type followed struct {
+	busy bool     // being followed: meeting it again is a loop
+	to   []string // where the link leads, components from the root
+	err  error
+}
+
+// follow returns where the symlink at link leads, as path components from
+// the checkout root. hops counts the links followed to get here.
+func (r *resolver) follow(link string, hops int) ([]string, error) {
+	if f, ok := r.memo[link]; ok {
+		if f.busy {
+			return nil, errLoop
+		}
+		return f.to, f.err
+	}
+	if hops >= maxSymlinkHops {
+		return nil, errLoop
+	}
+	f := &followed{busy: true}
+	r.memo[link] = f
+	var dir []string
+	if d := path.Dir(link); d != "." {
+		dir = strings.Split(d, "/")
+	}
+	f.to, f.err = r.walk(dir, r.targets[link], hops)
+	f.busy = false
+	return f.to, f.err
+}
+
+// walk applies target's components from the directory dir.
+func (r *resolver) walk(dir []string, target string, hops int) ([]string, error) {
+	if strings.HasPrefix(target, "/") {
+		return nil, errLeaves
+	}
+	cur := slices.Clone(dir)
+	for c := range strings.SplitSeq(target, "/") {
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(cur) == 0 {
+				return nil, errLeaves
+			}
+			cur = cur[:len(cur)-1]
+			continue
+		}
+		next := append(cur, c)
+		if r.kinds[strings.Join(next, "/")] != kindLink {
+			cur = next
+			continue
+		}
+		to, err := r.follow(strings.Join(next, "/"), hops+1)
+		if err != nil {
+			return nil, err
+		}
+		cur = slices.Clone(to)
+	}
+	return cur, nil
+}
