@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,32 +34,32 @@ func newFuzzState(f *testing.F) *fuzzState {
 	// A fixed hub key, so that the manifests in testdata/fuzz verify.
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 	pub := key.Public().(ed25519.PublicKey)
-	fs := &fuzzState{id: &identity{ClusterID: "c1", pub: pub}, key: key, s: store{dir: f.TempDir()}, objs: map[string][]byte{}, signed: map[string]wire.SignedManifest{}}
+	st := &fuzzState{id: &identity{ClusterID: "c1", pub: pub}, key: key, s: store{dir: f.TempDir()}, objs: map[string][]byte{}, signed: map[string]wire.SignedManifest{}}
 	for _, o := range []map[string]any{configMap("a", "1"), configMap("a", "2"), configMap("b", "<&>")} {
 		data, err := wire.Canonical(o)
 		if err != nil {
 			f.Fatal(err)
 		}
-		fs.objs[wire.Hash(data)] = data
+		st.objs[wire.Hash(data)] = data
 	}
 	var hashes []string
-	for h := range fs.objs {
+	for h := range st.objs {
 		hashes = append(hashes, h)
 	}
-	if err := fs.s.putObjects(fs.objs, hashes); err != nil {
+	if err := st.s.putObjects(st.objs, hashes); err != nil {
 		f.Fatal(err)
 	}
-	return fs
+	return st
 }
 
 // sign signs a manifest for the state's hub key and remembers it.
-func (fs *fuzzState) sign(f *testing.F, m wire.Manifest) []byte {
+func (st *fuzzState) sign(f *testing.F, m wire.Manifest) []byte {
 	f.Helper()
-	sm, err := wire.SignManifest(fs.key, m)
+	sm, err := wire.SignManifest(st.key, m)
 	if err != nil {
 		f.Fatal(err)
 	}
-	fs.signed[string(sm.Signature)] = sm
+	st.signed[string(sm.Signature)] = sm
 	data, err := json.Marshal(sm)
 	if err != nil {
 		f.Fatal(err)
@@ -66,20 +68,13 @@ func (fs *fuzzState) sign(f *testing.F, m wire.Manifest) []byte {
 }
 
 // hashes lists the kept objects' hashes in a fixed order.
-func (fs *fuzzState) hashes() []string {
-	var out []string
-	for h := range fs.objs {
-		out = append(out, h)
-	}
-	if len(out) > 1 && out[0] > out[1] {
-		out[0], out[1] = out[1], out[0]
-	}
-	return out
+func (st *fuzzState) hashes() []string {
+	return slices.Sorted(maps.Keys(st.objs))
 }
 
-func (fs *fuzzState) write(t *testing.T, name string, data []byte) {
+func (st *fuzzState) write(t *testing.T, name string, data []byte) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(fs.s.dir, name), data, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(st.s.dir, name), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -87,9 +82,9 @@ func (fs *fuzzState) write(t *testing.T, name string, data []byte) {
 // checkLoaded checks what the agent would enforce: a manifest that passes
 // the agent's own verification, with every object it names, and that the
 // same state kept again loads equal.
-func (fs *fuzzState) checkLoaded(t *testing.T, d *desired) {
+func (st *fuzzState) checkLoaded(t *testing.T, d *desired) {
 	t.Helper()
-	m, err := wire.VerifyManifest(fs.id.pub, d.signed, fs.id.ClusterID, 0)
+	m, err := wire.VerifyManifest(st.id.pub, d.signed, st.id.ClusterID, 0)
 	if err != nil {
 		t.Fatalf("loaded a state that fails verification: %v", err)
 	}
@@ -106,16 +101,16 @@ func (fs *fuzzState) checkLoaded(t *testing.T, d *desired) {
 			}
 		}
 	}
-	if err := os.Remove(filepath.Join(fs.s.dir, prevManifestFile)); err != nil && !errors.Is(err, fs_ErrNotExist) {
+	if err := os.Remove(filepath.Join(st.s.dir, prevManifestFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(fs.s.dir, manifestFile)); err != nil && !errors.Is(err, fs_ErrNotExist) {
+	if err := os.Remove(filepath.Join(st.s.dir, manifestFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
-	if err := fs.s.putManifest(d.signed); err != nil {
+	if err := st.s.putManifest(d.signed); err != nil {
 		t.Fatal(err)
 	}
-	again := fs.s.load(fs.id)
+	again := st.s.load(st.id)
 	if again.problem != nil || again.desired == nil {
 		t.Fatalf("a loaded state, kept again, is refused: %v", again.problem)
 	}
@@ -124,7 +119,8 @@ func (fs *fuzzState) checkLoaded(t *testing.T, d *desired) {
 	}
 }
 
-var fs_ErrNotExist = fs.ErrNotExist
+// The state fuzz targets keep files as the agent does, fsync included: run
+// them with TMPDIR on a tmpfs (TMPDIR=/dev/shm) or they crawl.
 
 // FuzzLoadState: whatever bytes manifest.json and manifest.prev.json hold,
 // the agent loads a state that passes its own verification (and then one
@@ -132,15 +128,15 @@ var fs_ErrNotExist = fs.ErrNotExist
 // files present and neither a state nor a problem. A loaded state kept
 // again loads equal.
 func FuzzLoadState(f *testing.F) {
-	fs := newFuzzState(f)
-	h := fs.hashes()
-	gen1 := fs.sign(f, wire.Manifest{ClusterID: "c1", Generation: 1, Bundles: []wire.BundleRef{{Name: "b", Source: "s", Commit: "c", Objects: h[:1]}}})
-	gen2 := fs.sign(f, wire.Manifest{ClusterID: "c1", Generation: 2, Bundles: []wire.BundleRef{
+	st := newFuzzState(f)
+	h := st.hashes()
+	gen1 := st.sign(f, wire.Manifest{ClusterID: "c1", Generation: 1, Bundles: []wire.BundleRef{{Name: "b", Source: "s", Commit: "c", Objects: h[:1]}}})
+	gen2 := st.sign(f, wire.Manifest{ClusterID: "c1", Generation: 2, Bundles: []wire.BundleRef{
 		{Name: "a", Source: "s", Commit: "c2", Objects: h, DependsOn: []string{"b"}, Drift: &wire.DriftPolicy{Ignore: []wire.IgnoreFields{{Kind: "ConfigMap", JSONPointers: []string{"/data"}}}}},
 		{Name: "b", Source: "s", Commit: "c2", Objects: []string{}, Error: "render failed", Paused: true},
 	}})
-	other := fs.sign(f, wire.Manifest{ClusterID: "c2", Generation: 3, Bundles: []wire.BundleRef{}})
-	missing := fs.sign(f, wire.Manifest{ClusterID: "c1", Generation: 4, Bundles: []wire.BundleRef{{Name: "x", Objects: []string{strings.Repeat("0", 64)}}}})
+	other := st.sign(f, wire.Manifest{ClusterID: "c2", Generation: 3, Bundles: []wire.BundleRef{}})
+	missing := st.sign(f, wire.Manifest{ClusterID: "c1", Generation: 4, Bundles: []wire.BundleRef{{Name: "x", Objects: []string{strings.Repeat("0", 64)}}}})
 	delta := bytes.Replace(gen2, []byte(`"content"`), []byte(`"delta":{"base":"x","bundles":[]},"content"`), 1)
 	for _, seed := range [][2][]byte{
 		{gen2, gen1}, {gen2[:len(gen2)/2], gen1}, {gen1, []byte("garbage")}, {other, gen1}, {missing, gen2},
@@ -149,19 +145,19 @@ func FuzzLoadState(f *testing.F) {
 		f.Add(seed[0], seed[1])
 	}
 	f.Fuzz(func(t *testing.T, cur, prev []byte) {
-		fs.write(t, manifestFile, cur)
-		fs.write(t, prevManifestFile, prev)
-		got := fs.s.load(fs.id)
+		st.write(t, manifestFile, cur)
+		st.write(t, prevManifestFile, prev)
+		got := st.s.load(st.id)
 		if got.desired == nil {
 			if got.problem == nil {
 				t.Fatal("neither file loaded and no problem reported")
 			}
 			return
 		}
-		if _, ok := fs.signed[string(got.desired.signed.Signature)]; !ok {
+		if _, ok := st.signed[string(got.desired.signed.Signature)]; !ok {
 			t.Fatal("loaded a manifest the hub did not sign")
 		}
-		fs.checkLoaded(t, got.desired)
+		st.checkLoaded(t, got.desired)
 	})
 }
 
@@ -169,8 +165,8 @@ func FuzzLoadState(f *testing.F) {
 // loads it only when it is for this cluster, names well-formed hashes of
 // objects it holds and decodes; and then always. A refusal names the file.
 func FuzzLoadSignedContent(f *testing.F) {
-	fs := newFuzzState(f)
-	h := fs.hashes()
+	st := newFuzzState(f)
+	h := st.hashes()
 	good, err := wire.ManifestContent([]wire.BundleRef{{Name: "a", Source: "s", Commit: "c", Objects: h}})
 	if err != nil {
 		f.Fatal(err)
@@ -185,7 +181,7 @@ func FuzzLoadSignedContent(f *testing.F) {
 	f.Add([]byte(`[ {"name":"a","objects":[]} ]`), int64(1), "c1")
 	f.Add([]byte(`[{"name":"<a>","objects":[]}]`), int64(1), "c1")
 	f.Fuzz(func(t *testing.T, content []byte, gen int64, cluster string) {
-		sm, err := wire.SignContent(fs.key, cluster, gen, content)
+		sm, err := wire.SignContent(st.key, cluster, gen, content)
 		if err != nil {
 			return // the envelope cannot be encoded: nothing a hub could send
 		}
@@ -193,24 +189,24 @@ func FuzzLoadSignedContent(f *testing.F) {
 		if err != nil {
 			return // content is not JSON: no hub could send it either
 		}
-		if err := os.Remove(filepath.Join(fs.s.dir, prevManifestFile)); err != nil && !errors.Is(err, fs_ErrNotExist) {
+		if err := os.Remove(filepath.Join(st.s.dir, prevManifestFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Fatal(err)
 		}
-		fs.write(t, manifestFile, data)
-		got := fs.s.load(fs.id)
+		st.write(t, manifestFile, data)
+		got := st.s.load(st.id)
 		if got.desired == nil {
 			if got.problem == nil || !strings.Contains(got.problem.Error(), manifestFile) {
 				t.Fatalf("refused without naming %s: %v", manifestFile, got.problem)
 			}
-			if usable(fs, content, gen, cluster) {
+			if usable(st, content, gen, cluster) {
 				t.Fatalf("refused a usable manifest: %v", got.problem)
 			}
 			return
 		}
-		if !usable(fs, content, gen, cluster) {
+		if !usable(st, content, gen, cluster) {
 			t.Fatalf("loaded content %q for %q at %d", content, cluster, gen)
 		}
-		fs.checkLoaded(t, got.desired)
+		st.checkLoaded(t, got.desired)
 	})
 }
 
@@ -218,9 +214,9 @@ func FuzzLoadSignedContent(f *testing.F) {
 // is one the agent should keep: for this cluster, a generation it can
 // hold, content that decodes and is in the form the hub writes, every
 // object held.
-func usable(fs *fuzzState, content []byte, gen int64, cluster string) bool {
+func usable(st *fuzzState, content []byte, gen int64, cluster string) bool {
 	var refs []wire.BundleRef
-	if cluster != fs.id.ClusterID || gen < 0 || json.Unmarshal(content, &refs) != nil {
+	if cluster != st.id.ClusterID || gen < 0 || json.Unmarshal(content, &refs) != nil {
 		return false
 	}
 	// Kept content is compact, HTML escaped JSON, as the hub writes it.
@@ -234,7 +230,7 @@ func usable(fs *fuzzState, content []byte, gen int64, cluster string) bool {
 	}
 	for _, b := range refs {
 		for _, h := range b.Objects {
-			if _, ok := fs.objs[h]; !ok {
+			if _, ok := st.objs[h]; !ok {
 				return false
 			}
 		}
