@@ -38,6 +38,9 @@ type fakeHub struct {
 	shedding bool
 	// statusFailures is how many status posts to fail with 500 first.
 	statusFailures int
+	// rawHTML sends manifests without escaping HTML characters in them,
+	// as a hub other than this one might.
+	rawHTML bool
 }
 
 func newFakeHub(t *testing.T) *fakeHub {
@@ -51,13 +54,15 @@ func newFakeHub(t *testing.T) *fakeHub {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/agent/manifest", func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
-		m := h.man
+		m, raw := h.man, h.rawHTML
 		h.mu.Unlock()
 		if m == nil {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(m)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(!raw)
+		_ = enc.Encode(m)
 	})
 	mux.HandleFunc("POST /v1/agent/objects", func(w http.ResponseWriter, r *http.Request) {
 		var req wire.ObjectsRequest
@@ -293,6 +298,18 @@ func TestAgentRefuses(t *testing.T) {
 			h.man.Signature[0] ^= 0xff
 			h.mu.Unlock()
 		}, "signature"},
+		{"content signed in a form the agent cannot keep", func(t *testing.T, h *fakeHub) {
+			// Verifiable as received, but kept by encoding/json it would
+			// be escaped, fail its digest and be refused at the next start.
+			content := []byte(`[{"name":"b","source":"<s>","commit":"c","objects":[]}]`)
+			sm, err := wire.SignContent(h.key, "c1", 2, content)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.mu.Lock()
+			h.man, h.rawHTML = &sm, true
+			h.mu.Unlock()
+		}, "would not verify once kept"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

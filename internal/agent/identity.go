@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -55,8 +56,8 @@ func loadIdentity(dir string) (*identity, error) {
 	if err := json.Unmarshal(data, &id); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", identityFile, err)
 	}
-	if err := id.decodeKey(); err != nil {
-		return nil, err
+	if err := id.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", identityFile, err)
 	}
 	files := map[string]*string{keyFile: &id.client.KeyPEM, certFile: &id.client.CertPEM, caFile: &id.client.CAPEM}
 	for name, dst := range files {
@@ -68,6 +69,18 @@ func loadIdentity(dir string) (*identity, error) {
 	}
 	id.client.URL = id.HubURL
 	return &id, nil
+}
+
+// check refuses a kept identity the agent could not run with: without it,
+// an empty cluster ID surfaced only as every manifest being refused.
+func (id *identity) check() error {
+	if id.ClusterID == "" {
+		return errors.New("cluster ID is empty")
+	}
+	if u, err := url.Parse(id.HubURL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return errors.New("hub URL is not https://host[:port]")
+	}
+	return id.decodeKey()
 }
 
 func (id *identity) decodeKey() error {

@@ -76,6 +76,11 @@ func openOutbox(dir string) (*outbox, error) {
 		return o, fmt.Errorf("%s is corrupt, starting with no unsent status: %w", statusFile, err)
 	}
 	o.latest, o.pending, o.transitions, o.applied = f.Latest, f.Pending, f.Transitions, f.Applied
+	// The bound put keeps holds for what was kept too: the log goes to the
+	// hub, which refuses oversized reports.
+	if n := len(o.transitions) - maxTransitions; n > 0 {
+		o.transitions = slices.Delete(o.transitions, 0, n)
+	}
 	if o.pending {
 		o.wake()
 	}

@@ -68,6 +68,9 @@ func (a *Agent) accept(ctx context.Context, id *identity, client *hubclient.Agen
 	if m.Generation == have {
 		return nil
 	}
+	if _, err := encodeManifest(sm); err != nil {
+		return fmt.Errorf("refused manifest generation %d: %w", m.Generation, err)
+	}
 	if err := a.keepShipped(m, shipped, cur); err != nil {
 		return fmt.Errorf("refused manifest generation %d: %w", m.Generation, err)
 	}

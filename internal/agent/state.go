@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,9 +82,9 @@ func (s store) putObjects(objs map[string][]byte, want []string) error {
 // The manifest it replaces becomes the previous good copy first: a crash
 // between the two steps leaves that copy, which load falls back to.
 func (s store) putManifest(sm wire.SignedManifest) error {
-	data, err := json.Marshal(sm)
+	data, err := encodeManifest(sm)
 	if err != nil {
-		return fmt.Errorf("encoding manifest: %w", err)
+		return err
 	}
 	cur, prev := filepath.Join(s.dir, manifestFile), filepath.Join(s.dir, prevManifestFile)
 	if _, err := os.Stat(cur); err == nil {
@@ -92,6 +93,22 @@ func (s store) putManifest(sm wire.SignedManifest) error {
 		}
 	}
 	return atomicfile.Write(cur, data, 0o600)
+}
+
+// encodeManifest is the kept form of a verified manifest. encoding/json
+// compacts embedded content and escapes HTML in it, so content signed in
+// any other form would no longer match its digest once kept, and the next
+// start would refuse it: such a manifest is refused before it is kept.
+func encodeManifest(sm wire.SignedManifest) ([]byte, error) {
+	data, err := json.Marshal(sm)
+	if err != nil {
+		return nil, fmt.Errorf("encoding manifest: %w", err)
+	}
+	var back wire.SignedManifest
+	if err := json.Unmarshal(data, &back); err != nil || !bytes.Equal(back.Content, sm.Content) {
+		return nil, errors.New("manifest content is not compact JSON as the hub encodes it: it would not verify once kept")
+	}
+	return data, nil
 }
 
 // loaded is what load found: the state to enforce and, when the current
@@ -148,6 +165,10 @@ func (s store) loadFile(id *identity, name string) (*desired, error) {
 	var sm wire.SignedManifest
 	if err := json.Unmarshal(data, &sm); err != nil {
 		return nil, fmt.Errorf("%s is corrupt or truncated: %w", name, err)
+	}
+	if sm.Objects != nil {
+		// The agent keeps the manifest alone; this file is not its own.
+		return nil, fmt.Errorf("%s holds shipped objects, which a kept manifest never does", name)
 	}
 	m, err := wire.VerifyManifest(id.pub, sm, id.ClusterID, 0)
 	if err != nil {
@@ -223,9 +244,9 @@ func (s store) gc(keep *desired) error {
 
 // restore writes the good copy back as the current manifest.
 func (s store) restore(sm wire.SignedManifest) error {
-	data, err := json.Marshal(sm)
+	data, err := encodeManifest(sm)
 	if err != nil {
-		return fmt.Errorf("encoding manifest: %w", err)
+		return err
 	}
 	return atomicfile.Write(filepath.Join(s.dir, manifestFile), data, 0o600)
 }

@@ -187,19 +187,3 @@ helm:
 		t.Fatal("Parse of an alias bomb succeeded, want an error")
 	}
 }
-
-func FuzzParse(f *testing.F) {
-	for _, s := range []string{
-		"", "defaultNamespace: a\n", "kustomize: {dir: x}\n", "a: &a [*a]\n",
-		"helm:\n  values: {a: [1, 2.5, true, null, ~]}\n", "rolloutStrategy: {maxUnavailable: 10%}\n",
-		"<<: {namespace: x}\n", "dependsOn: [{selector: {matchLabels: {a: b}}}]\n",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		opts, _, err := Parse(data)
-		if err != nil && (opts.Name != "" || opts.Helm != nil) {
-			t.Errorf("Parse returned options with an error")
-		}
-	})
-}

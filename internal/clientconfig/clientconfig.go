@@ -26,29 +26,47 @@ type Config struct {
 	Token string `json:"token"`
 }
 
-// Load reads a config file and checks that it is complete.
+// Load reads a config file and checks it (see Parse).
 func Load(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("reading client config: %w", err)
 	}
+	return Parse(path, data)
+}
+
+// Parse decodes a config and checks it (see Validate); name is the file
+// named in errors. No error repeats the token.
+func Parse(name string, data []byte) (Config, error) {
 	var c Config
 	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		return Config{}, fmt.Errorf("parsing client config %s: %w", path, err)
+		return Config{}, fmt.Errorf("parsing client config %s: %w", name, err)
 	}
-	switch {
-	case c.Hub == "":
-		return Config{}, fmt.Errorf("client config %s: hub is empty", path)
-	case c.CA == "":
-		return Config{}, fmt.Errorf("client config %s: ca is empty", path)
-	case c.Token == "":
-		return Config{}, fmt.Errorf("client config %s: token is empty", path)
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("client config %s: %w", name, err)
 	}
 	return c, nil
 }
 
-// Write writes c to path with mode 0600, atomically.
+// Validate checks that a config can be used: the hub an https URL without
+// credentials in it (the token is the credential), the CA one or more PEM
+// certificates that parse, the token present and fit for an Authorization
+// header. Its errors never repeat the token.
+func (c Config) Validate() error {
+	if err := validateHub(c.Hub); err != nil {
+		return err
+	}
+	if err := validateCA(c.CA); err != nil {
+		return err
+	}
+	return validateToken(c.Token)
+}
+
+// Write checks c and writes it to path with mode 0600, atomically.
 func Write(path string, c Config) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("writing client config %s: %w", path, err)
+	}
 	data, err := yaml.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("encoding client config: %w", err)

@@ -112,20 +112,15 @@ func (ca *CA) IssueServer(hosts []string, now time.Time) (certPEM, keyPEM []byte
 	return encodeCert(der), keyPEM, nil
 }
 
-// SignClient checks a PEM certificate request and issues a client
-// certificate for commonName (the cluster ID), binding the request's key.
-// It returns the certificate in PEM and its serial in hex.
+// SignClient checks a PEM certificate request (see ParseRequest) and
+// issues a client certificate for commonName (the cluster ID), binding the
+// request's key. Nothing else of the request reaches the certificate: not
+// its subject, names or extensions. It returns the certificate in PEM and
+// its serial in hex.
 func (ca *CA) SignClient(csrPEM []byte, commonName string, now time.Time) (certPEM []byte, serial string, err error) {
-	block, _ := pem.Decode(csrPEM)
-	if block == nil || block.Type != "CERTIFICATE REQUEST" {
-		return nil, "", errors.New("certificate request is not a PEM CERTIFICATE REQUEST")
-	}
-	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	csr, err := ParseRequest(csrPEM)
 	if err != nil {
-		return nil, "", fmt.Errorf("parsing certificate request: %w", err)
-	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, "", fmt.Errorf("checking certificate request signature: %w", err)
+		return nil, "", err
 	}
 	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: commonName, Organization: []string{"flotilla:agents"}},

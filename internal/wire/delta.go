@@ -68,7 +68,7 @@ func MakeDelta(base, content []byte) (*ContentDelta, error) {
 	d := &ContentDelta{Base: Hash(base), Bundles: make([]BundleDelta, 0, len(to))}
 	for _, b := range to {
 		old, ok := byName[b.Name]
-		if !ok || len(old.Objects) != len(b.Objects) || !sameButCommitAndObjects(old, b) {
+		if !ok || !patchable(old, b) {
 			d.Bundles = append(d.Bundles, BundleDelta{Ref: &b})
 			continue
 		}
@@ -84,6 +84,15 @@ func MakeDelta(base, content []byte) (*ContentDelta, error) {
 		d.Bundles = append(d.Bundles, bd)
 	}
 	return d, nil
+}
+
+// patchable reports whether a bundle delta can rebuild b from old: the
+// same bundle but for its commit and some objects. A delta can neither
+// clear a commit ("" means unchanged) nor turn an empty object list into
+// a null one, which encode differently: those go whole.
+func patchable(old, b BundleRef) bool {
+	return len(old.Objects) == len(b.Objects) && (old.Objects == nil) == (b.Objects == nil) &&
+		(b.Commit != "" || old.Commit == "") && sameButCommitAndObjects(old, b)
 }
 
 func sameButCommitAndObjects(a, b BundleRef) bool {

@@ -157,14 +157,15 @@ func TestObjectPatch(t *testing.T) {
 }
 
 // FuzzResolveDelta: whatever a hub sends as a delta, resolving it never
-// panics and never yields content that was not asked for without the
-// signed digest catching it.
+// panics and yields canonical content (so its digest is the one a hub
+// computes) with the delta's bundles, in the delta's order.
 func FuzzResolveDelta(f *testing.F) {
 	a, b := hashOf("a"), hashOf("b")
 	base := content(f, BundleRef{Name: "app", Commit: "c1", Objects: []string{a, b}})
 	f.Add([]byte(`{"base":"` + Hash(base) + `","bundles":[{"name":"app","commit":"c2","set":[{"i":1,"h":"` + a + `"}]}]}`))
 	f.Add([]byte(`{"base":"` + Hash(base) + `","bundles":[{"ref":{"name":"x","source":"","commit":"","objects":[]}}]}`))
 	f.Add([]byte(`{"base":"` + Hash(base) + `","bundles":[{"name":"app","set":[{"i":99,"h":"x"}]}]}`))
+	f.Add([]byte(`{"base":"` + Hash(base) + `","bundles":[{"name":"app"},{"name":"app","ref":{"name":"<y>","objects":null}}]}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var d ContentDelta
 		if json.Unmarshal(raw, &d) != nil {
@@ -177,6 +178,62 @@ func FuzzResolveDelta(f *testing.F) {
 		var refs []BundleRef
 		if err := json.Unmarshal(sm.Content, &refs); err != nil {
 			t.Fatalf("resolved content does not decode: %v", err)
+		}
+		if canon := content(t, refs...); !bytes.Equal(canon, sm.Content) {
+			t.Fatalf("resolved content is not canonical:\n%s\n%s", sm.Content, canon)
+		}
+		if len(refs) != len(d.Bundles) {
+			t.Fatalf("resolved %d bundles from a delta of %d", len(refs), len(d.Bundles))
+		}
+		for i, bd := range d.Bundles {
+			name := bd.Name
+			if bd.Ref != nil {
+				name = bd.Ref.Name
+			}
+			if refs[i].Name != name {
+				t.Fatalf("bundle %d is %q, the delta names %q", i, refs[i].Name, name)
+			}
+		}
+	})
+}
+
+// FuzzDeltaRoundTrip: for any two manifest contents, the delta the hub
+// makes, sent over the wire, rebuilds exactly the new content from the
+// old: the hub's side and the agent's side agree.
+func FuzzDeltaRoundTrip(f *testing.F) {
+	a, b, c := hashOf("a"), hashOf("b"), hashOf("c")
+	f.Add(content(f, BundleRef{Name: "app", Source: "s", Commit: "c1", Objects: []string{a, b}}, BundleRef{Name: "db", Objects: []string{c}}),
+		content(f, BundleRef{Name: "app", Source: "s", Commit: "c2", Objects: []string{a, c}}))
+	f.Add(content(f, BundleRef{Name: "app", Objects: []string{a}}, BundleRef{Name: "app", Objects: []string{b}}),
+		content(f, BundleRef{Name: "app", Objects: []string{c}}, BundleRef{Name: "app", Objects: []string{b}}))
+	f.Add(content(f, BundleRef{Name: "app", Objects: []string{a}, Drift: &DriftPolicy{Correct: true}}),
+		content(f, BundleRef{Name: "app", Objects: []string{b}, Drift: &DriftPolicy{}, Paused: true}))
+	f.Add([]byte(`[]`), []byte(`null`))
+	f.Fuzz(func(t *testing.T, from, to []byte) {
+		var base, next []BundleRef
+		if json.Unmarshal(from, &base) != nil || json.Unmarshal(to, &next) != nil {
+			return
+		}
+		// The hub only ever holds canonical content.
+		oldC, newC := content(t, base...), content(t, next...)
+		d, err := MakeDelta(oldC, newC)
+		if err != nil {
+			t.Fatalf("MakeDelta: %v", err)
+		}
+		wireForm, err := json.Marshal(SignedManifest{Delta: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got SignedManifest
+		if err := json.Unmarshal(wireForm, &got); err != nil {
+			t.Fatal(err)
+		}
+		got, err = ResolveDelta(got, oldC)
+		if err != nil {
+			t.Fatalf("resolving the hub's own delta: %v", err)
+		}
+		if !bytes.Equal(got.Content, newC) {
+			t.Fatalf("delta rebuilt\n%s\nwant\n%s", got.Content, newC)
 		}
 	})
 }
