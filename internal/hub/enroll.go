@@ -92,6 +92,10 @@ func (h *Hub) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.EnrollRe
 		// One answer for unknown IDs and wrong secrets: no oracle for IDs.
 		return wire.EnrollResponse{}, errorf(Unauthorized, "bootstrap token is not valid")
 	}
+	// A request that cannot be signed must not spend a use of the token.
+	if _, err := pki.ParseRequest([]byte(req.CSR)); err != nil {
+		return wire.EnrollResponse{}, &Error{Kind: Invalid, Msg: "invalid certificate request", Err: err}
+	}
 	now := h.now().UTC()
 	if _, err := h.store.ConsumeToken(ctx, tok.ID, now); err != nil {
 		switch {
