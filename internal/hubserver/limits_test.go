@@ -64,10 +64,10 @@ type enrolled struct {
 	parsed token.Token
 }
 
-func enrollKeep(t *testing.T, h *testHub, name string) enrolled {
+func enrollKeep(t *testing.T, h *testHub, name string, labels map[string]string) enrolled {
 	t.Helper()
 	ctx := context.Background()
-	tok, err := h.op.CreateToken(ctx, wire.TokenRequest{})
+	tok, err := h.op.CreateToken(ctx, wire.TokenRequest{Labels: labels})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,8 @@ func get(t *testing.T, c net.Conn, path string) (*http.Response, string) {
 func h2Client(h *testHub, certs ...tls.Certificate) *http.Client {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM([]byte(h.cfg.CA))
-	return &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}}
+	tr := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}
+	return &http.Client{Transport: tr}
 }
 
 var loopback = api.SourcePrefix(netip.MustParseAddr("127.0.0.1"))
@@ -147,7 +148,7 @@ func waitCounts(t *testing.T, h *testHub, what string, ok func(addrConns, int) b
 
 func TestUnauthenticatedConnectionCap(t *testing.T) {
 	h := startHubWith(t, time.Second, func(l *Limits) { l.MaxUnauthConnsPerAddr = 4 })
-	agent := enrollKeep(t, h, "edge")
+	agent := enrollKeep(t, h, "edge", nil)
 	// The operator client keeps one connection open; enrollment's closes.
 	waitCounts(t, h, "only the operator's connection open", func(a addrConns, _ int) bool { return a.unauth == 1 })
 
