@@ -8,8 +8,8 @@ import (
 
 // Limits bound what connections can make the hub hold before and after
 // it knows who is calling. A zero field takes the default named beside
-// it; a negative one turns that limit off. The flag named is the hub flag
-// that would set it.
+// it; a negative one turns that limit off (MaxHeaderBytes: Go's 1 MiB).
+// The flag named is the hub flag suggested to set it; refusals name it.
 type Limits struct {
 	// HandshakeTimeout bounds a TLS handshake, which the listener runs in
 	// a goroutine of its own per connection. Default 10 s;

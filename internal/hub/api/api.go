@@ -1,7 +1,8 @@
 // Package api serves the hub over HTTP: the agent protocol (enrollment,
 // long-poll manifests, objects by hash, status) behind mTLS, and the
 // operator REST API behind a bearer token. Handlers decode, authenticate and
-// encode; the hub package decides.
+// encode; the hub package decides. Each kind of caller has its own budget
+// (Limits), so that no stranger or operator ever delays an agent.
 package api
 
 import (

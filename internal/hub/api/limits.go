@@ -9,8 +9,9 @@ import (
 // unauthenticated traffic and operators never delay agents: each kind has
 // its own pool of request slots, and unauthenticated callers also a rate
 // per source address. A zero field takes the default named beside it; a
-// negative one turns that limit off. The flag named is the hub flag that
-// sets it, and refusals name it.
+// negative one turns that limit off (QueueWait: no queue; EnrollBurst and
+// RateSources only shape EnrollRate and take their default). The flag
+// named is the hub flag suggested to set it; refusals name it.
 type Limits struct {
 	// MaxAgentInFlight bounds agents' object fetches and status posts
 	// being served at once (long-polls are not counted: they mostly wait).
@@ -70,8 +71,8 @@ func (l Limits) withDefaults() Limits {
 	l.MaxEnrollInFlight = orDefault(l.MaxEnrollInFlight, defaultMaxEnrollInFlight)
 	l.MaxOperatorInFlight = orDefault(l.MaxOperatorInFlight, defaultMaxOperatorInFlight)
 	l.EnrollRate = orDefault(l.EnrollRate, defaultEnrollRate)
-	l.EnrollBurst = orDefault(l.EnrollBurst, defaultEnrollBurst)
-	l.RateSources = orDefault(l.RateSources, defaultRateSources)
+	l.EnrollBurst = orDefault(max(l.EnrollBurst, 0), defaultEnrollBurst)
+	l.RateSources = orDefault(max(l.RateSources, 0), defaultRateSources)
 	l.UnauthBodyTimeout = orDefault(l.UnauthBodyTimeout, defaultUnauthBodyTimeout)
 	l.BodyTimeout = orDefault(l.BodyTimeout, defaultBodyTimeout)
 	return l
