@@ -27,7 +27,8 @@ type Error struct {
 	Status  int
 	Reason  string
 	Message string
-	// RetryAfter is the wait the hub asked for (429/503 with Retry-After).
+	// RetryAfter is the wait the hub asked for (429, 503 or 409 with
+	// Retry-After).
 	RetryAfter time.Duration
 }
 
@@ -108,7 +109,11 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 		return resp.StatusCode, nil
 	case resp.StatusCode >= 300:
 		he := &Error{Status: resp.StatusCode}
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		switch resp.StatusCode {
+		// A 409 with Retry-After is a long-poll that another took over:
+		// the hub asks the loser to wait, so that two devices with one
+		// identity do not take it from each other in a tight loop.
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusConflict:
 			now := time.Now
 			if c.now != nil {
 				now = c.now

@@ -33,7 +33,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 // RetryAfter returns how long the hub asked the client to wait before the
-// next request (429 or 503 with Retry-After), or 0.
+// next request (429, 503 or 409 with Retry-After), or 0.
 func RetryAfter(err error) time.Duration {
 	var he *Error
 	if errors.As(err, &he) {

@@ -55,6 +55,7 @@ func TestRetryAfterFromAnswer(t *testing.T) {
 	}{
 		{"429 seconds", http.StatusTooManyRequests, "30", 30 * time.Second},
 		{"503 date", http.StatusServiceUnavailable, now.Add(time.Minute).Format(http.TimeFormat), time.Minute},
+		{"409 superseded long-poll", http.StatusConflict, "30", 30 * time.Second},
 		{"500 ignores it", http.StatusInternalServerError, "30", 0},
 	}
 	for _, tc := range tests {

@@ -39,6 +39,9 @@ type Config struct {
 	LongPoll time.Duration
 	// AllowRemoteKustomize lets kustomizations name remote resources.
 	AllowRemoteKustomize bool
+	// Limits bound what callers can make the hub hold; zero fields take
+	// the defaults documented on Limits.
+	Limits Limits
 	// Now is the clock; time.Now when nil. Tests inject one.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -51,6 +54,8 @@ type Server struct {
 	// AdminConfig is the path of the operator's admin.yaml.
 	AdminConfig string
 
+	// ln counts connections by source and kind; tests read it.
+	ln     *limitListener
 	cancel context.CancelFunc
 	done   <-chan struct{}
 	wg     sync.WaitGroup
@@ -97,24 +102,36 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(id.ca.Cert)
+	lim := cfg.Limits.withDefaults()
+	handler := api.New(api.Options{Hub: h, AdminTokenHash: id.adminHash, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Limits: lim.Requests, Now: cfg.Now, Logger: log})
 	srv := &http.Server{
-		Handler: api.New(api.Options{Hub: h, AdminTokenHash: id.adminHash, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: log}),
-		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{id.tlsCert},
-			ClientAuth:   tls.VerifyClientCertIfGiven,
-			ClientCAs:    pool,
-			MinVersion:   tls.VersionTLS12,
-		},
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           answerRefused(handler),
+		ConnContext:       connContext,
+		ReadHeaderTimeout: positive(lim.ReadHeaderTimeout),
+		IdleTimeout:       positive(lim.IdleTimeout),
+		MaxHeaderBytes:    max(lim.MaxHeaderBytes, 0),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	// Long-polls end with the base context, so shutdown does not wait on them.
 	srv.BaseContext = func(net.Listener) context.Context { return runCtx }
-	s := &Server{URL: url, AdminConfig: filepath.Join(cfg.DataDir, adminFile), cancel: cancel, done: runCtx.Done(), close: db.Close}
+	pool := x509.NewCertPool()
+	pool.AddCert(id.ca.Cert)
+	tlsLn := newLimitListener(runCtx, ln, listenerOptions{
+		TLS: &tls.Config{
+			Certificates: []tls.Certificate{id.tlsCert},
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+			ClientCAs:    pool,
+			MinVersion:   tls.VersionTLS12,
+		},
+		Limits: lim,
+		IsAgent: func(ctx context.Context, leaf *x509.Certificate) bool {
+			return h.Authenticate(ctx, leaf.Subject.CommonName, leaf.SerialNumber.Text(16)) == nil
+		},
+		Metrics: newConnMetrics(reg),
+		Logger:  log,
+	})
+	s := &Server{URL: url, AdminConfig: filepath.Join(cfg.DataDir, adminFile), ln: tlsLn, cancel: cancel, done: runCtx.Done(), close: db.Close}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -124,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}()
 	go func() {
 		defer s.wg.Done()
-		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(tlsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.fail(fmt.Errorf("serving: %w", err))
 		}
 	}()

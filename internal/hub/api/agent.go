@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -11,7 +13,9 @@ type agentHandlerFunc func(w http.ResponseWriter, r *http.Request, clusterID str
 
 // agent wraps a handler that needs a verified client certificate: its
 // common name is the cluster ID and its serial must be the one on record.
-func (s *server) agent(fn agentHandlerFunc) http.Handler {
+// Once authenticated, the request takes a slot of p (none when nil): only
+// agents compete for it.
+func (s *server) agent(p *pool, fn agentHandlerFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 			return &httpError{code: http.StatusUnauthorized, reason: "Unauthorized", msg: "a client certificate issued by this hub is required"}
@@ -27,21 +31,15 @@ func (s *server) agent(fn agentHandlerFunc) http.Handler {
 		if err := s.hub.Seen(r.Context(), id); err != nil {
 			return err
 		}
+		if p != nil {
+			release, err := p.acquire(r.Context())
+			if err != nil {
+				return err
+			}
+			defer release()
+		}
 		return fn(w, r, id)
 	})
-}
-
-func (s *server) enroll(w http.ResponseWriter, r *http.Request) error {
-	var req wire.EnrollRequest
-	if err := decode(w, r, maxEnrollBody, &req); err != nil {
-		return err
-	}
-	resp, err := s.hub.Enroll(r.Context(), req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, r, http.StatusOK, resp)
-	return nil
 }
 
 func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID string) error {
@@ -57,12 +55,21 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID stri
 	if base != "" && !wire.ValidHash(base) {
 		return badRequest("base must be the hex SHA-256 of manifest content", nil)
 	}
-	answer, ok, err := s.hub.WaitManifest(r.Context(), clusterID, have, base)
-	if err != nil {
-		if r.Context().Err() != nil {
-			return nil // the agent went away
+	ctx, replaced, release := s.polls.hold(r.Context(), clusterID, r.RemoteAddr)
+	defer release()
+	if replaced != nil {
+		if replaced.took {
+			s.log.Warn("long-polls for one cluster keep replacing each other: a cloned device?", "cluster", clusterID, "remote", r.RemoteAddr, "replaced", replaced.remote)
+		} else {
+			s.log.Info("long-poll replaced an older one", "cluster", clusterID, "remote", r.RemoteAddr, "replaced", replaced.remote)
 		}
-		return err
+	}
+	answer, ok, err := s.hub.WaitManifest(ctx, clusterID, have, base)
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errSuperseded) {
+			return supersededError()
+		}
+		return err // context.Canceled when the agent went away: handle writes nothing
 	}
 	if !ok {
 		w.WriteHeader(http.StatusNotModified)
@@ -86,7 +93,7 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID stri
 
 func (s *server) objects(w http.ResponseWriter, r *http.Request, clusterID string) error {
 	var req wire.ObjectsRequest
-	if err := decode(w, r, maxObjectsBody, &req); err != nil {
+	if err := decode(w, r, maxObjectsBody, s.limits.BodyTimeout, &req); err != nil {
 		return err
 	}
 	for _, h := range req.Hashes {
@@ -104,7 +111,7 @@ func (s *server) objects(w http.ResponseWriter, r *http.Request, clusterID strin
 
 func (s *server) status(w http.ResponseWriter, r *http.Request, clusterID string) error {
 	var rep wire.StatusReport
-	if err := decode(w, r, maxStatusBody, &rep); err != nil {
+	if err := decode(w, r, maxStatusBody, s.limits.BodyTimeout, &rep); err != nil {
 		return err
 	}
 	if err := s.hub.ReportStatus(r.Context(), clusterID, rep); err != nil {

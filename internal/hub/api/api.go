@@ -1,25 +1,23 @@
 // Package api serves the hub over HTTP: the agent protocol (enrollment,
 // long-poll manifests, objects by hash, status) behind mTLS, and the
 // operator REST API behind a bearer token. Handlers decode, authenticate and
-// encode; the hub package decides.
+// encode; the hub package decides. Each kind of caller has its own budget
+// (Limits), so that no stranger or operator ever delays an agent.
 package api
 
 import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"flotilla.io/flotilla/internal/hub"
-	"flotilla.io/flotilla/internal/wire"
 )
 
-// Body limits. A request over its limit is refused with 413 before it is
-// decoded.
+// Body limits, as sent and as inflated. A request over its limit is
+// refused with 413 before it is decoded.
 const (
 	maxEnrollBody  = 64 << 10
 	maxStatusBody  = 1 << 20
@@ -34,46 +32,38 @@ type Options struct {
 	AdminTokenHash []byte
 	// Metrics is served at /metrics behind the operator token, if set.
 	Metrics http.Handler
-	// MaxInFlight bounds concurrent enrollments, object fetches and status
-	// posts (long-polls are not counted: they mostly wait). Past it the hub
-	// sheds load with 503 and Retry-After; 0 means 256.
-	MaxInFlight int
-	// QueueWait is how long a request past MaxInFlight waits for a slot
-	// before it is shed; 0 means one second.
-	QueueWait time.Duration
-	Logger    *slog.Logger
+	// Limits bound each kind of caller; zero fields take defaults.
+	Limits Limits
+	// Now is the clock rate limits read; time.Now when nil.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 type server struct {
 	hub       *hub.Hub
 	adminHash []byte
 	log       *slog.Logger
-	// slots holds one token per request in flight; full means queue.
-	slots     chan struct{}
-	queueWait time.Duration
+	now       func() time.Time
+	limits    Limits
+	// One pool per kind of caller: none waits behind another's.
+	agents, enrollments, operators *pool
+	// enrollRate limits enrollments per source address; nil when off.
+	enrollRate *sourceLimiter
+	polls      *polls
 }
 
 // New returns the hub's HTTP handler. It must be served over TLS with
 // client certificates requested (tls.VerifyClientCertIfGiven) and verified
 // against the hub CA: agent routes rely on r.TLS.VerifiedChains.
 func New(opts Options) http.Handler {
-	if opts.MaxInFlight <= 0 {
-		opts.MaxInFlight = 256
-	}
-	if opts.QueueWait <= 0 {
-		opts.QueueWait = time.Second
-	}
-	s := &server{hub: opts.Hub, adminHash: opts.AdminTokenHash, log: opts.Logger, slots: make(chan struct{}, opts.MaxInFlight), queueWait: opts.QueueWait}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
+	s := newServer(opts)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 
-	mux.Handle("POST /v1/enroll", s.shed(s.handle(s.enroll)))
-	mux.Handle("GET /v1/agent/manifest", s.agent(s.manifest))
-	mux.Handle("POST /v1/agent/objects", s.shed(s.agent(s.objects)))
-	mux.Handle("POST /v1/agent/status", s.shed(s.agent(s.status)))
+	mux.Handle("POST /v1/enroll", s.handle(s.enroll))
+	mux.Handle("GET /v1/agent/manifest", s.agent(nil, s.manifest))
+	mux.Handle("POST /v1/agent/objects", s.agent(s.agents, s.objects))
+	mux.Handle("POST /v1/agent/status", s.agent(s.agents, s.status))
 
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.operator(func(w http.ResponseWriter, r *http.Request) error {
@@ -94,33 +84,25 @@ func New(opts Options) http.Handler {
 	return mux
 }
 
-// shed queues a request for up to queueWait when MaxInFlight requests are
-// already being served, then answers 503 with Retry-After, so that a fleet
-// reconnecting at once after an outage is spread out (agents back off with
-// jitter and honour Retry-After) instead of queueing without bound. The
-// short queue absorbs the burst after a commit, when thousands of agents
-// report within a second and each report takes a millisecond: shedding
-// those would only delay them by seconds.
-func (s *server) shed(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case s.slots <- struct{}{}:
-		default:
-			t := time.NewTimer(s.queueWait)
-			defer t.Stop()
-			select {
-			case s.slots <- struct{}{}:
-			case <-r.Context().Done():
-				return
-			case <-t.C:
-				w.Header().Set("Retry-After", strconv.Itoa(1+rand.IntN(3)))
-				writeJSON(w, r, http.StatusServiceUnavailable, wire.Error{Reason: "Overloaded", Message: "hub is shedding load; retry later"})
-				return
-			}
-		}
-		defer func() { <-s.slots }()
-		next.ServeHTTP(w, r)
-	})
+func newServer(opts Options) *server {
+	l := opts.Limits.withDefaults()
+	s := &server{
+		hub: opts.Hub, adminHash: opts.AdminTokenHash, log: opts.Logger, now: opts.Now, limits: l,
+		agents:      newPool(l.MaxAgentInFlight, l.QueueWait, "agent requests", "--max-agent-in-flight"),
+		enrollments: newPool(l.MaxEnrollInFlight, l.QueueWait, "enrollments", "--max-enroll-in-flight"),
+		operators:   newPool(l.MaxOperatorInFlight, l.QueueWait, "operator requests", "--max-operator-in-flight"),
+		polls:       newPolls(),
+	}
+	if l.EnrollRate > 0 {
+		s.enrollRate = newSourceLimiter(l.EnrollRate, l.EnrollBurst, l.RateSources)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
 }
 
 // operator wraps a handler with bearer-token authentication.
@@ -131,6 +113,11 @@ func (s *server) operator(fn handlerFunc) http.Handler {
 		if !ok || len(s.adminHash) == 0 || subtle.ConstantTimeCompare(sum[:], s.adminHash) != 1 {
 			return &httpError{code: http.StatusUnauthorized, reason: "Unauthorized", msg: "a valid operator bearer token is required"}
 		}
+		release, err := s.operators.acquire(r.Context())
+		if err != nil {
+			return err
+		}
+		defer release()
 		return fn(w, r)
 	})
 }

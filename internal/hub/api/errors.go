@@ -1,12 +1,12 @@
 package api
 
 import (
-	"compress/gzip"
-	"encoding/json"
+	"context"
 	"errors"
-	"io"
+	"fmt"
 	"net/http"
-	"sync"
+	"strconv"
+	"time"
 
 	"flotilla.io/flotilla/internal/hub"
 	"flotilla.io/flotilla/internal/wire"
@@ -18,6 +18,9 @@ type httpError struct {
 	reason string
 	msg    string
 	cause  error
+	// retryAfter, when set, is sent as Retry-After (whole seconds, at
+	// least one).
+	retryAfter time.Duration
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -30,14 +33,22 @@ type handlerFunc func(http.ResponseWriter, *http.Request) error
 func (s *server) handle(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := fn(w, r)
-		if err == nil {
-			return
+		if err == nil || (errors.Is(err, context.Canceled) && r.Context().Err() != nil) {
+			return // done, or the caller went away and reads no answer
 		}
 		he := toHTTPError(err)
-		if he.code >= 500 {
+		switch {
+		case he.code == http.StatusTooManyRequests || he.code == http.StatusServiceUnavailable:
+			// Refusals that protect the hub come in floods: logging each
+			// at Info would let a flood fill the log.
+			s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", he.code, "reason", he.reason)
+		case he.code >= 500:
 			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		} else {
+		default:
 			s.log.Info("request refused", "method", r.Method, "path", r.URL.Path, "code", he.code, "reason", he.reason, "err", err)
+		}
+		if he.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((he.retryAfter+time.Second-1)/time.Second)))
 		}
 		writeJSON(w, r, he.code, wire.Error{Reason: he.reason, Message: he.msg})
 	})
@@ -50,7 +61,7 @@ func toHTTPError(err error) *httpError {
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return &httpError{code: http.StatusRequestEntityTooLarge, reason: "TooLarge", msg: "request body is too large", cause: err}
+		return &httpError{code: http.StatusRequestEntityTooLarge, reason: "TooLarge", msg: fmt.Sprintf("request body is larger than its limit of %d bytes", tooLarge.Limit), cause: err}
 	}
 	var de *hub.Error
 	if errors.As(err, &de) {
@@ -70,60 +81,4 @@ func toHTTPError(err error) *httpError {
 
 func badRequest(msg string, cause error) error {
 	return &httpError{code: http.StatusBadRequest, reason: "Invalid", msg: msg, cause: cause}
-}
-
-// decode reads a JSON body of at most limit bytes into v.
-func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	if r.ContentLength > limit {
-		return &http.MaxBytesError{Limit: limit}
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	var body io.Reader = r.Body
-	switch enc := r.Header.Get("Content-Encoding"); enc {
-	case "", "identity":
-	case "gzip":
-		zr, _ := gzipReaders.Get().(*gzip.Reader)
-		if zr == nil {
-			zr = new(gzip.Reader)
-		}
-		defer gzipReaders.Put(zr)
-		if err := zr.Reset(r.Body); err != nil {
-			return badRequest("request body is not valid gzip: "+err.Error(), err)
-		}
-		// The limit holds for what the body inflates to as well.
-		body = &limitedReader{r: zr, limit: limit, left: limit}
-	default:
-		return &httpError{code: http.StatusUnsupportedMediaType, reason: "UnsupportedMediaType", msg: "unsupported Content-Encoding " + enc}
-	}
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return err
-		}
-		return badRequest("request body is not valid JSON for this endpoint: "+err.Error(), err)
-	}
-	return nil
-}
-
-// gzipReaders are reused: a reader's window is most of what one costs.
-var gzipReaders sync.Pool
-
-// limitedReader fails with http.MaxBytesError past left bytes.
-type limitedReader struct {
-	r           io.Reader
-	limit, left int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		return 0, &http.MaxBytesError{Limit: l.limit}
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	return n, err
 }

@@ -21,7 +21,7 @@ func list[T any](fetch func(context.Context) (T, error)) handlerFunc {
 
 func (s *server) addSource(w http.ResponseWriter, r *http.Request) error {
 	var spec wire.SourceSpec
-	if err := decode(w, r, maxOpBody, &spec); err != nil {
+	if err := decode(w, r, maxOpBody, s.limits.BodyTimeout, &spec); err != nil {
 		return err
 	}
 	info, err := s.hub.AddSource(r.Context(), spec)
@@ -42,7 +42,7 @@ func (s *server) deleteSource(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) createToken(w http.ResponseWriter, r *http.Request) error {
 	var req wire.TokenRequest
-	if err := decode(w, r, maxOpBody, &req); err != nil {
+	if err := decode(w, r, maxOpBody, s.limits.BodyTimeout, &req); err != nil {
 		return err
 	}
 	resp, err := s.hub.CreateToken(r.Context(), req)
@@ -55,7 +55,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) putGroup(w http.ResponseWriter, r *http.Request) error {
 	var spec wire.GroupSpec
-	if err := decode(w, r, maxOpBody, &spec); err != nil {
+	if err := decode(w, r, maxOpBody, s.limits.BodyTimeout, &spec); err != nil {
 		return err
 	}
 	info, err := s.hub.PutGroup(r.Context(), spec)

@@ -1,0 +1,108 @@
+package api
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Limits bound what each kind of caller can make the hub hold, so that
+// unauthenticated traffic and operators never delay agents: each kind has
+// its own pool of request slots, and unauthenticated callers also a rate
+// per source address. A zero field takes the default named beside it; a
+// negative one turns that limit off (QueueWait: no queue; EnrollBurst and
+// RateSources only shape EnrollRate and take their default). The flag
+// named is the hub flag suggested to set it; refusals name it.
+type Limits struct {
+	// MaxAgentInFlight bounds agents' object fetches and status posts
+	// being served at once (long-polls are not counted: they mostly wait).
+	// Default 256; --max-agent-in-flight.
+	MaxAgentInFlight int
+	// QueueWait is how long a request past its pool's size waits for a
+	// slot before it is shed with 503 and Retry-After. Default 1 s.
+	QueueWait time.Duration
+	// MaxEnrollInFlight bounds enrollments being served at once, counted
+	// once their body is read: a slow sender holds a connection, never a
+	// slot. Default 8; --max-enroll-in-flight.
+	MaxEnrollInFlight int
+	// MaxOperatorInFlight bounds operator API requests being served at
+	// once. Default 32; --max-operator-in-flight.
+	MaxOperatorInFlight int
+	// EnrollRate is how many enrollments per second one source address
+	// (an IPv4 address, an IPv6 /64) may start, in bursts of EnrollBurst.
+	// Past it the hub answers 429 with Retry-After, which agents honour.
+	// Defaults 2/s and 20: a site behind one NAT address enrolls 500
+	// devices in about four minutes. --enroll-rate, --enroll-burst.
+	EnrollRate  float64
+	EnrollBurst int
+	// RateSources bounds how many source addresses' rates are remembered;
+	// the least recently seen is forgotten first (it comes back with a
+	// full burst). Default 10,000 (about 1 MB).
+	RateSources int
+	// UnauthBodyTimeout bounds reading the body of a request sent before
+	// the caller is known (enrollment). Default 10 s: 64 KiB at 6.5 kB/s.
+	// --unauth-body-timeout.
+	UnauthBodyTimeout time.Duration
+	// BodyTimeout bounds reading the body of an agent's or an operator's
+	// request. Default 2 min: a 1 MiB status report over a slow edge link.
+	BodyTimeout time.Duration
+	// NoLimitFrom lists source prefixes exempt from per-address limits:
+	// a NAT gateway with a large fleet behind it, or the simulator's
+	// loopback. --no-limit-from CIDR (repeatable).
+	NoLimitFrom []netip.Prefix
+}
+
+// Defaults; see Limits.
+const (
+	defaultMaxAgentInFlight    = 256
+	defaultQueueWait           = time.Second
+	defaultMaxEnrollInFlight   = 8
+	defaultMaxOperatorInFlight = 32
+	defaultEnrollRate          = 2
+	defaultEnrollBurst         = 20
+	defaultRateSources         = 10_000
+	defaultUnauthBodyTimeout   = 10 * time.Second
+	defaultBodyTimeout         = 2 * time.Minute
+)
+
+// withDefaults fills zero fields with their defaults.
+func (l Limits) withDefaults() Limits {
+	l.MaxAgentInFlight = orDefault(l.MaxAgentInFlight, defaultMaxAgentInFlight)
+	l.QueueWait = orDefault(l.QueueWait, defaultQueueWait)
+	l.MaxEnrollInFlight = orDefault(l.MaxEnrollInFlight, defaultMaxEnrollInFlight)
+	l.MaxOperatorInFlight = orDefault(l.MaxOperatorInFlight, defaultMaxOperatorInFlight)
+	l.EnrollRate = orDefault(l.EnrollRate, defaultEnrollRate)
+	l.EnrollBurst = orDefault(max(l.EnrollBurst, 0), defaultEnrollBurst)
+	l.RateSources = orDefault(max(l.RateSources, 0), defaultRateSources)
+	l.UnauthBodyTimeout = orDefault(l.UnauthBodyTimeout, defaultUnauthBodyTimeout)
+	l.BodyTimeout = orDefault(l.BodyTimeout, defaultBodyTimeout)
+	return l
+}
+
+func orDefault[T int | float64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Exempt reports whether addr is in one of the NoLimitFrom prefixes.
+func (l Limits) Exempt(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	for _, p := range l.NoLimitFrom {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// SourcePrefix is what per-address limits count by: an IPv4 address, or
+// the /64 an IPv6 address is in (one host commonly holds a whole /64).
+func SourcePrefix(addr netip.Addr) netip.Prefix {
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return netip.PrefixFrom(addr, 32)
+	}
+	p, _ := addr.Prefix(64) // cannot fail for a valid IPv6 address
+	return p
+}
