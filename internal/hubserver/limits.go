@@ -48,13 +48,13 @@ type Limits struct {
 
 // Defaults; see Limits.
 const (
-	defaultHandshakeTimeout      = 10 * time.Second
-	defaultMaxHandshakesPerAddr  = 256
-	defaultMaxUnauthConnsPerAddr = 32
-	defaultMaxUnauthConns        = 2048
-	defaultReadHeaderTimeout     = 10 * time.Second
-	defaultIdleTimeout           = 2 * time.Minute
-	defaultMaxHeaderBytes        = 64 << 10
+	DefaultHandshakeTimeout      = 10 * time.Second
+	DefaultMaxHandshakesPerAddr  = 256
+	DefaultMaxUnauthConnsPerAddr = 32
+	DefaultMaxUnauthConns        = 2048
+	DefaultReadHeaderTimeout     = 10 * time.Second
+	DefaultIdleTimeout           = 2 * time.Minute
+	DefaultMaxHeaderBytes        = 64 << 10
 )
 
 // Refused connections are answered once, then closed: at most this many
@@ -67,13 +67,13 @@ const (
 )
 
 func (l Limits) withDefaults() Limits {
-	l.HandshakeTimeout = orDefault(l.HandshakeTimeout, defaultHandshakeTimeout)
-	l.MaxHandshakesPerAddr = orDefault(l.MaxHandshakesPerAddr, defaultMaxHandshakesPerAddr)
-	l.MaxUnauthConnsPerAddr = orDefault(l.MaxUnauthConnsPerAddr, defaultMaxUnauthConnsPerAddr)
-	l.MaxUnauthConns = orDefault(l.MaxUnauthConns, defaultMaxUnauthConns)
-	l.ReadHeaderTimeout = orDefault(l.ReadHeaderTimeout, defaultReadHeaderTimeout)
-	l.IdleTimeout = orDefault(l.IdleTimeout, defaultIdleTimeout)
-	l.MaxHeaderBytes = orDefault(l.MaxHeaderBytes, defaultMaxHeaderBytes)
+	l.HandshakeTimeout = orDefault(l.HandshakeTimeout, DefaultHandshakeTimeout)
+	l.MaxHandshakesPerAddr = orDefault(l.MaxHandshakesPerAddr, DefaultMaxHandshakesPerAddr)
+	l.MaxUnauthConnsPerAddr = orDefault(l.MaxUnauthConnsPerAddr, DefaultMaxUnauthConnsPerAddr)
+	l.MaxUnauthConns = orDefault(l.MaxUnauthConns, DefaultMaxUnauthConns)
+	l.ReadHeaderTimeout = orDefault(l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	l.IdleTimeout = orDefault(l.IdleTimeout, DefaultIdleTimeout)
+	l.MaxHeaderBytes = orDefault(l.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	return l
 }
 

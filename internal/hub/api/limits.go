@@ -53,28 +53,28 @@ type Limits struct {
 
 // Defaults; see Limits.
 const (
-	defaultMaxAgentInFlight    = 256
-	defaultQueueWait           = time.Second
-	defaultMaxEnrollInFlight   = 8
-	defaultMaxOperatorInFlight = 32
-	defaultEnrollRate          = 2
-	defaultEnrollBurst         = 20
-	defaultRateSources         = 10_000
-	defaultUnauthBodyTimeout   = 10 * time.Second
-	defaultBodyTimeout         = 2 * time.Minute
+	DefaultMaxAgentInFlight    = 256
+	DefaultQueueWait           = time.Second
+	DefaultMaxEnrollInFlight   = 8
+	DefaultMaxOperatorInFlight = 32
+	DefaultEnrollRate          = 2
+	DefaultEnrollBurst         = 20
+	DefaultRateSources         = 10_000
+	DefaultUnauthBodyTimeout   = 10 * time.Second
+	DefaultBodyTimeout         = 2 * time.Minute
 )
 
 // withDefaults fills zero fields with their defaults.
 func (l Limits) withDefaults() Limits {
-	l.MaxAgentInFlight = orDefault(l.MaxAgentInFlight, defaultMaxAgentInFlight)
-	l.QueueWait = orDefault(l.QueueWait, defaultQueueWait)
-	l.MaxEnrollInFlight = orDefault(l.MaxEnrollInFlight, defaultMaxEnrollInFlight)
-	l.MaxOperatorInFlight = orDefault(l.MaxOperatorInFlight, defaultMaxOperatorInFlight)
-	l.EnrollRate = orDefault(l.EnrollRate, defaultEnrollRate)
-	l.EnrollBurst = orDefault(max(l.EnrollBurst, 0), defaultEnrollBurst)
-	l.RateSources = orDefault(max(l.RateSources, 0), defaultRateSources)
-	l.UnauthBodyTimeout = orDefault(l.UnauthBodyTimeout, defaultUnauthBodyTimeout)
-	l.BodyTimeout = orDefault(l.BodyTimeout, defaultBodyTimeout)
+	l.MaxAgentInFlight = orDefault(l.MaxAgentInFlight, DefaultMaxAgentInFlight)
+	l.QueueWait = orDefault(l.QueueWait, DefaultQueueWait)
+	l.MaxEnrollInFlight = orDefault(l.MaxEnrollInFlight, DefaultMaxEnrollInFlight)
+	l.MaxOperatorInFlight = orDefault(l.MaxOperatorInFlight, DefaultMaxOperatorInFlight)
+	l.EnrollRate = orDefault(l.EnrollRate, DefaultEnrollRate)
+	l.EnrollBurst = orDefault(max(l.EnrollBurst, 0), DefaultEnrollBurst)
+	l.RateSources = orDefault(max(l.RateSources, 0), DefaultRateSources)
+	l.UnauthBodyTimeout = orDefault(l.UnauthBodyTimeout, DefaultUnauthBodyTimeout)
+	l.BodyTimeout = orDefault(l.BodyTimeout, DefaultBodyTimeout)
 	return l
 }
 
