@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -19,6 +20,8 @@ type Options struct {
 	// AllowRemoteKustomize lets kustomizations name remote resources;
 	// otherwise they are refused before Kustomize runs.
 	AllowRemoteKustomize bool
+	// Limits bound each render; the zero value means the defaults.
+	Limits Limits
 	// HTTPClient fetches remote charts; nil means http.DefaultClient.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
@@ -32,7 +35,10 @@ type Options struct {
 // rendered with Helm, then with Kustomize when kustomize.dir (or the
 // bundle directory) holds a kustomization, as Fleet post-renders; else a
 // kustomization is built; else every manifest file is read and
-// yaml.overlays applied. Failures located in a file are *Error.
+// yaml.overlays applied. Failures located in a file are *Error. Objects
+// and bytes are counted against opts.Limits while they are decoded, and a
+// render past one is refused with a *LimitError; the time limit is the
+// caller's (see Renderer).
 func RenderEffective(ctx context.Context, root string, b bundle.Bundle, e Effective, opts Options) ([]*unstructured.Unstructured, error) {
 	if b.Err != nil {
 		return nil, fmt.Errorf("rendering bundle %s: %w", b.Path, b.Err)
@@ -50,30 +56,37 @@ func RenderEffective(ctx context.Context, root string, b bundle.Bundle, e Effect
 	}
 	b.Path = dir
 	b.Exclude = e.Exclude
-	items, err := renderItems(ctx, realRoot, b, e, opts)
+	bg := newBudget(opts.Limits)
+	items, err := renderItems(ctx, realRoot, b, e, opts, bg)
 	if err != nil {
 		return nil, err
 	}
 	if err := setNamespaces(items, e.Options); err != nil {
 		return nil, err
 	}
-	items = ensureNamespace(items, e.Options)
+	n := len(items)
+	if items = ensureNamespace(items, e.Options); len(items) > n {
+		// The release namespace counts like any other object.
+		if err := bg.object(); err != nil {
+			return nil, errorf(path.Join(b.Path, "fleet.yaml"), 0, "%w", err)
+		}
+	}
 	return sortObjects(items)
 }
 
-func renderItems(ctx context.Context, realRoot string, b bundle.Bundle, e Effective, opts Options) ([]item, error) {
+func renderItems(ctx context.Context, realRoot string, b bundle.Bundle, e Effective, opts Options, bg *budget) ([]item, error) {
 	kdir, kfile, err := kustomization(realRoot, b, e.Options)
 	if err != nil {
 		return nil, err
 	}
-	k := kustomizeRun{kdir: kdir, kfile: kfile, allowRemote: opts.AllowRemoteKustomize}
+	k := kustomizeRun{kdir: kdir, kfile: kfile, allowRemote: opts.AllowRemoteKustomize, budget: bg}
 	if h := helmChart(realRoot, b, e); h != nil {
 		manifest, where, err := renderHelm(ctx, realRoot, b, e, h, opts)
 		if err != nil {
 			return nil, err
 		}
 		if kfile == "" {
-			return decodeManifests(where, manifest)
+			return decodeManifests(nil, where, manifest, bg)
 		}
 		k.helmOutput = manifest
 		return renderKustomize(ctx, realRoot, k)
@@ -85,5 +98,5 @@ func renderItems(ctx context.Context, realRoot string, b bundle.Bundle, e Effect
 	if e.Options.YAML != nil {
 		overlays = e.Options.YAML.Overlays
 	}
-	return renderRaw(ctx, realRoot, b, overlays)
+	return renderRaw(ctx, realRoot, b, overlays, bg)
 }

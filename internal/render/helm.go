@@ -149,7 +149,7 @@ func loadChart(ctx context.Context, realRoot string, b bundle.Bundle, h *bundle.
 		return nil, "", errorf(fleetFile, 0, "helm.chart %q does not exist", h.Chart)
 	}
 	if !info.IsDir() {
-		data, err := readFile(bundle.Entry{Path: dir, Real: real})
+		data, err := readFile(bundle.Entry{Path: dir, Real: real}, nil)
 		if err != nil {
 			return nil, "", err
 		}
@@ -206,7 +206,7 @@ func chartFiles(ctx context.Context, realRoot, dir string) ([]*loader.BufferedFi
 		if len(files) >= maxChartFiles {
 			return errorf(dir, 0, "chart has more than %d files", maxChartFiles)
 		}
-		data, err := readFile(e)
+		data, err := readFile(e, nil)
 		if err != nil {
 			return err
 		}

@@ -38,6 +38,7 @@ type kustomizeRun struct {
 	// helmOutput, when set, is written to kdir/fleet-manifests.yaml and
 	// put first in the kustomization's resources, as Fleet does.
 	helmOutput []byte
+	budget     *budget
 }
 
 // renderKustomize builds the kustomization in kdir (relative to the root)
@@ -67,6 +68,9 @@ func renderKustomize(ctx context.Context, realRoot string, k kustomizeRun) ([]it
 	if err != nil {
 		return nil, &Error{File: kfile, Err: errors.New(unmount(err.Error()))}
 	}
+	if err := k.budget.expect(resources.Size()); err != nil {
+		return nil, &Error{File: kfile, Err: err}
+	}
 	var items []item
 	for _, r := range resources.Resources() {
 		data, err := r.MarshalJSON()
@@ -77,7 +81,7 @@ func renderKustomize(ctx context.Context, realRoot string, k kustomizeRun) ([]it
 		if err != nil {
 			return nil, errorf(kfile, 0, "decoding %s: %w", r.CurId(), err)
 		}
-		if items, err = appendObjects(items, v, kfile, 0, "", 0); err != nil {
+		if items, err = appendObjects(items, v, kfile, 0, "", 0, k.budget); err != nil {
 			return nil, err
 		}
 	}
@@ -118,7 +122,7 @@ func loadCheckout(ctx context.Context, realRoot string, fsys filesys.FileSystem)
 		case e.Dir:
 			return fsys.MkdirAll(inMemory(e.Path))
 		}
-		data, err := readFile(e)
+		data, err := readFile(e, nil)
 		if err != nil {
 			return err
 		}
