@@ -54,7 +54,7 @@ func newTestPool(t testing.TB, opts Options) *Pool {
 	opts.Command = []string{exe}
 	opts.Env = append(opts.Env, workerEnv+"=1")
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: testLogLevel}))
 	}
 	p, err := New(context.Background(), opts)
 	if err != nil {
@@ -85,3 +85,6 @@ func writeFiles(t testing.TB, root string, files map[string]string) {
 		}
 	}
 }
+
+// testLogLevel is slog.LevelDebug to see what workers print.
+const testLogLevel = slog.LevelWarn

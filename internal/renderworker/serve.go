@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 
 	"flotilla.io/flotilla/internal/bundle"
 	"flotilla.io/flotilla/internal/render"
@@ -18,6 +19,12 @@ type ServeOptions struct {
 	// Logger receives the renders' messages; the worker's stderr, which
 	// the pool forwards at debug level. Nil discards them.
 	Logger *slog.Logger
+	// NewHTTPClient makes the client remote charts are fetched with, from
+	// the options the pool sent (HTTPClient does not cross); nil leaves
+	// render's default. A hub that gives render a client of its own
+	// makes it here the same way, so that workers fetch under the same
+	// rules.
+	NewHTTPClient func(render.Options) *http.Client
 }
 
 // Serve is a worker: it answers the pool's hello, sets its memory limit,
@@ -35,6 +42,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts ServeOptions) 
 		return err
 	}
 	ropts.Logger = log
+	if opts.NewHTTPClient != nil {
+		ropts.HTTPClient = opts.NewHTTPClient(ropts)
+	}
 	for {
 		data, err := readFrame(r, maxRequestFrame)
 		if errors.Is(err, io.EOF) {

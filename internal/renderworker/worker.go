@@ -180,9 +180,7 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 			break
 		}
 		line := t.line[:i]
-		// The Go runtime's own words when an allocation fails, which it
-		// writes before the stacks of every goroutine.
-		if bytes.HasPrefix(line, []byte("fatal error: out of memory")) || bytes.HasPrefix(line, []byte("runtime: out of memory")) {
+		if outOfMemory(line) {
 			t.oom = true
 		}
 		t.log.Debug("render worker output", "pid", t.pid, "line", string(truncate(line, 1024)))
@@ -212,6 +210,18 @@ func (t *tailWriter) summary() string {
 	}
 	line, _, _ := bytes.Cut(s, []byte("\n"))
 	return " (its output: " + string(truncate(line, 200)) + ")"
+}
+
+// outOfMemory reports whether a line is the Go runtime's own words when
+// it cannot map memory, which it writes before the stacks of every
+// goroutine (the last is what a -race build says instead).
+func outOfMemory(line []byte) bool {
+	for _, p := range []string{"fatal error: out of memory", "runtime: out of memory", "fatal error: too many address space collisions"} {
+		if bytes.HasPrefix(line, []byte(p)) {
+			return true
+		}
+	}
+	return false
 }
 
 func truncate(b []byte, n int) []byte {
