@@ -3,6 +3,8 @@ package main
 import (
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +20,9 @@ func newRenderWorkerCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A worker holds nothing worth saving: SIGTERM and SIGINT end
+			// it at once, even mid-render, as their default action does.
+			signal.Reset(os.Interrupt, syscall.SIGTERM)
 			// The protocol owns stdout: anything a library prints goes
 			// to stderr instead, which the hub logs.
 			protocol := os.Stdout
