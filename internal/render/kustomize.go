@@ -38,7 +38,8 @@ type kustomizeRun struct {
 	// helmOutput, when set, is written to kdir/fleet-manifests.yaml and
 	// put first in the kustomization's resources, as Fleet does.
 	helmOutput []byte
-	budget     *budget
+	// budget counts the objects the build yields.
+	budget *budget
 }
 
 // renderKustomize builds the kustomization in kdir (relative to the root)
