@@ -38,6 +38,7 @@ func newRootCmd() *cobra.Command {
 		newBundlesCmd(g),
 		newSimCmd(g),
 		newRenderCmd(g),
+		newRenderWorkerCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

@@ -16,7 +16,8 @@ func TestBoundaries(t *testing.T) {
 		{"agent", []string{"hub", "store", "render", "bundle", "gitsource", "hubserver"}},
 		{"kubeapply", []string{"hub", "store", "render", "agent", "wire"}},
 		{"wire", []string{""}}, // nothing internal at all
-		{"render", []string{"hub", "store", "agent", "kubeapply", "gitsource"}},
+		{"render", []string{"hub", "store", "agent", "kubeapply", "gitsource", "renderworker"}},
+		{"renderworker", []string{"hub", "store", "agent", "kubeapply", "gitsource"}},
 		{"hub", []string{"kubeapply", "agent", "hub/api"}},
 		{"store", []string{""}},
 	}

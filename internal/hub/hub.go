@@ -47,8 +47,9 @@ type Options struct {
 	// Render configures rendering in the hub's own process (chart cache,
 	// remote Kustomize, limits) when Renderer is nil.
 	Render render.Options
-	// Renderer renders bundles; nil renders in this process with Render.
-	Renderer Renderer
+	// Renderer renders bundles (renderworker's pool, in the hub); nil
+	// renders in this process with Render.
+	Renderer render.Renderer
 	// RenderParallel bounds the renders under way at once; GOMAXPROCS
 	// when zero.
 	RenderParallel int
@@ -80,7 +81,7 @@ type Hub struct {
 	// queue holds the work of the manifest worker, the only computer of
 	// manifests (so generations are assigned one at a time per cluster).
 	queue    *workQueue
-	renderer Renderer
+	renderer render.Renderer
 	// renderSlots holds one token per render under way.
 	renderSlots chan struct{}
 	// renders caches renders and tracks those in flight.
@@ -144,7 +145,7 @@ func New(opts Options) (*Hub, error) {
 	h.metrics = newMetrics(opts.Metrics, func() float64 { return float64(h.waiters.pollingCount()) })
 	h.renders = newRenderCache(opts.RenderCacheBytes, h.metrics)
 	if h.renderer == nil {
-		h.renderer = inProcess{opts: opts.Render}
+		h.renderer = render.InProcess{Options: opts.Render}
 	}
 	if opts.RenderParallel <= 0 {
 		opts.RenderParallel = runtime.GOMAXPROCS(0)

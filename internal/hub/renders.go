@@ -5,19 +5,10 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"flotilla.io/flotilla/internal/bundle"
 	"flotilla.io/flotilla/internal/render"
 	"flotilla.io/flotilla/internal/wire"
 )
-
-// Renderer renders one bundle of a checkout for one group of clusters. It
-// enforces its own limits (time, objects, bytes): a render past them is an
-// error for that bundle, not for the hub.
-type Renderer interface {
-	Render(ctx context.Context, root string, b bundle.Bundle, e render.Effective) ([]*unstructured.Unstructured, error)
-}
 
 // loaded is a source's checkout at one commit with its parsed bundles,
 // ready to render for any target.
@@ -107,7 +98,7 @@ func (h *Hub) runRender(ctx context.Context, job renderJob) (r rendered, ok bool
 			return rendered{}, false // the hub is stopping
 		}
 		h.log.Warn("bundle failed to render", "bundle", job.name, "commit", job.l.commit, "err", err)
-		if hitLimit(err) {
+		if costlyLimit(err) {
 			// Every other render of this bundle at this commit would hit
 			// the same wall: refuse them at once rather than spend the
 			// limit again per group of clusters.
@@ -133,15 +124,10 @@ func (h *Hub) runRender(ctx context.Context, job renderJob) (r rendered, ok bool
 	return rendered{hashes: hashes}, true
 }
 
-// hitLimit reports whether a render failed on one of its limits (time,
-// objects, bytes) rather than on its content.
-func hitLimit(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded)
-}
-
-// inProcess renders in the hub's own process with render.RenderEffective.
-type inProcess struct{ opts render.Options }
-
-func (r inProcess) Render(ctx context.Context, root string, b bundle.Bundle, e render.Effective) ([]*unstructured.Unstructured, error) {
-	return render.RenderEffective(ctx, root, b, e, r.opts)
+// costlyLimit reports whether a render failed on a limit that cost its
+// whole budget to reach (time, worker memory), rather than on its content
+// or a count reached early (objects, bytes).
+func costlyLimit(err error) bool {
+	var le *render.LimitError
+	return errors.As(err, &le) && le.Flag != render.FlagMaxObjects && le.Flag != render.FlagMaxBytes
 }

@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 // stuckRenderer renders in process, except the bundle at path stuck: that
 // render hangs until release closes, then fails on its time limit.
 type stuckRenderer struct {
-	inProcess
+	render.InProcess
 	stuck   string
 	release chan struct{}
 }
@@ -30,9 +29,9 @@ func (r stuckRenderer) Render(ctx context.Context, root string, b bundle.Bundle,
 		case <-r.release:
 		case <-ctx.Done():
 		}
-		return nil, fmt.Errorf("rendering bundle %s: took longer than 30s (limit: --render-timeout): %w", b.Path, context.DeadlineExceeded)
+		return nil, render.Limits{}.TimeoutError()
 	}
-	return r.inProcess.Render(ctx, root, b, e)
+	return r.InProcess.Render(ctx, root, b, e)
 }
 
 // TestStuckRenderHarmsOnlyItsBundle: while one bundle's render hangs,

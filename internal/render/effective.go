@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -29,7 +30,9 @@ type Options struct {
 	// ChartLimits bound what a chart repository may send; zero fields
 	// mean the defaults.
 	ChartLimits helmrepo.Limits
-	Logger      *slog.Logger
+	// Limits bound each render; the zero value means the defaults.
+	Limits Limits
+	Logger *slog.Logger
 }
 
 // RenderEffective renders one bundle of the checkout at root with the
@@ -40,7 +43,10 @@ type Options struct {
 // rendered with Helm, then with Kustomize when kustomize.dir (or the
 // bundle directory) holds a kustomization, as Fleet post-renders; else a
 // kustomization is built; else every manifest file is read and
-// yaml.overlays applied. Failures located in a file are *Error.
+// yaml.overlays applied. Failures located in a file are *Error. Objects
+// and bytes are counted against opts.Limits while they are decoded, and a
+// render past one is refused with a *LimitError; the time limit is the
+// caller's (see Renderer).
 func RenderEffective(ctx context.Context, root string, b bundle.Bundle, e Effective, opts Options) ([]*unstructured.Unstructured, error) {
 	if b.Err != nil {
 		return nil, fmt.Errorf("rendering bundle %s: %w", b.Path, b.Err)
@@ -59,30 +65,37 @@ func RenderEffective(ctx context.Context, root string, b bundle.Bundle, e Effect
 	}
 	b.Path = dir
 	b.Exclude = e.Exclude
-	items, err := renderItems(ctx, c, b, e, opts)
+	bg := newBudget(opts.Limits)
+	items, err := renderItems(ctx, c, b, e, opts, bg)
 	if err != nil {
 		return nil, err
 	}
 	if err := setNamespaces(items, e.Options); err != nil {
 		return nil, err
 	}
-	items = ensureNamespace(items, e.Options)
+	n := len(items)
+	if items = ensureNamespace(items, e.Options); len(items) > n {
+		// The release namespace counts like any other object.
+		if err := bg.object(); err != nil {
+			return nil, errorf(path.Join(b.Path, "fleet.yaml"), 0, "%w", err)
+		}
+	}
 	return sortObjects(items)
 }
 
-func renderItems(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, e Effective, opts Options) ([]item, error) {
+func renderItems(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, e Effective, opts Options, bg *budget) ([]item, error) {
 	kdir, kfile, err := kustomization(c, b, e.Options)
 	if err != nil {
 		return nil, err
 	}
-	k := kustomizeRun{kdir: kdir, kfile: kfile, allowRemote: opts.AllowRemoteKustomize}
+	k := kustomizeRun{kdir: kdir, kfile: kfile, allowRemote: opts.AllowRemoteKustomize, budget: bg}
 	if h := helmChart(c, b, e); h != nil {
 		manifest, where, err := renderHelm(ctx, c, b, e, h, opts)
 		if err != nil {
 			return nil, err
 		}
 		if kfile == "" {
-			return decodeManifests(where, manifest)
+			return decodeManifests(nil, where, manifest, bg)
 		}
 		k.helmOutput = manifest
 		return renderKustomize(ctx, c, k)
@@ -94,5 +107,5 @@ func renderItems(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, e Eff
 	if e.Options.YAML != nil {
 		overlays = e.Options.YAML.Overlays
 	}
-	return renderRaw(ctx, c, b, overlays)
+	return renderRaw(ctx, c, b, overlays, bg)
 }

@@ -144,7 +144,7 @@ func loadChart(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, h *bund
 		return nil, "", errorf(fleetFile, 0, "helm.chart %q does not exist", h.Chart)
 	}
 	if !info.IsDir() {
-		data, err := readFile(c, dir)
+		data, err := readFile(c, dir, nil)
 		if err != nil {
 			return nil, "", err
 		}
@@ -202,7 +202,7 @@ func chartFiles(ctx context.Context, c *bundle.Checkout, dir string) ([]*loader.
 		if len(files) >= maxChartFiles {
 			return errorf(dir, 0, "chart has more than %d files", maxChartFiles)
 		}
-		data, err := readFile(c, e.Path)
+		data, err := readFile(c, e.Path, nil)
 		if err != nil {
 			return err
 		}

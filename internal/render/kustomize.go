@@ -38,6 +38,8 @@ type kustomizeRun struct {
 	// helmOutput, when set, is written to kdir/fleet-manifests.yaml and
 	// put first in the kustomization's resources, as Fleet does.
 	helmOutput []byte
+	// budget counts the objects the build yields.
+	budget *budget
 }
 
 // renderKustomize builds the kustomization in kdir (relative to the root)
@@ -67,6 +69,9 @@ func renderKustomize(ctx context.Context, c *bundle.Checkout, k kustomizeRun) ([
 	if err != nil {
 		return nil, &Error{File: kfile, Err: errors.New(unmount(err.Error()))}
 	}
+	if err := k.budget.expect(resources.Size()); err != nil {
+		return nil, &Error{File: kfile, Err: err}
+	}
 	var items []item
 	for _, r := range resources.Resources() {
 		data, err := r.MarshalJSON()
@@ -77,7 +82,7 @@ func renderKustomize(ctx context.Context, c *bundle.Checkout, k kustomizeRun) ([
 		if err != nil {
 			return nil, errorf(kfile, 0, "decoding %s: %w", r.CurId(), err)
 		}
-		if items, err = appendObjects(items, v, kfile, 0, "", 0); err != nil {
+		if items, err = appendObjects(items, v, kfile, 0, "", 0, k.budget); err != nil {
 			return nil, err
 		}
 	}
@@ -118,7 +123,7 @@ func loadCheckout(ctx context.Context, c *bundle.Checkout, fsys filesys.FileSyst
 		case e.Dir:
 			return fsys.MkdirAll(inMemory(e.Path))
 		}
-		data, err := readFile(c, e.Path)
+		data, err := readFile(c, e.Path, nil)
 		if err != nil {
 			return err
 		}

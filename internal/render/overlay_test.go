@@ -52,6 +52,6 @@ func FuzzOverlayPatch(f *testing.F) {
 		if _, ok := out["overlays/o/x_patch.yaml"]; ok {
 			t.Fatal("overlay file left in the output")
 		}
-		_, _ = decodeManifests("x.yaml", out["x.yaml"].data)
+		_, _ = decodeManifests(nil, "x.yaml", out["x.yaml"].data, nil)
 	})
 }

@@ -19,8 +19,9 @@ import (
 	"flotilla.io/flotilla/internal/bundle"
 )
 
-// maxFileBytes bounds one manifest file; larger ones are refused rather
-// than read into memory.
+// maxFileBytes bounds one file read without a budget (charts, the
+// checkout Kustomize sees); larger ones are refused rather than read into
+// memory.
 const maxFileBytes = 32 << 20
 
 // maxListDepth bounds Lists nested in Lists.
@@ -28,7 +29,7 @@ const maxListDepth = 8
 
 // renderRaw reads every manifest file of a raw YAML bundle and applies
 // its yaml.overlays.
-func renderRaw(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, overlays []string) ([]item, error) {
+func renderRaw(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, overlays []string, bg *budget) ([]item, error) {
 	skip := make(map[string]bool, len(b.Exclude))
 	for _, x := range b.Exclude {
 		skip[x] = true
@@ -51,7 +52,7 @@ func renderRaw(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, overlay
 		if !bundle.IsManifest(name) || isKustomization(name) {
 			return nil
 		}
-		data, err := readFile(c, e.Path)
+		data, err := readFile(c, e.Path, bg)
 		if err != nil {
 			return err
 		}
@@ -73,11 +74,9 @@ func renderRaw(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, overlay
 	var items []item
 	for _, n := range names {
 		f := files[n]
-		got, err := decodeManifests(f.origin, f.data)
-		if err != nil {
+		if items, err = decodeManifests(items, f.origin, f.data, bg); err != nil {
 			return nil, err
 		}
-		items = append(items, got...)
 	}
 	return items, nil
 }
@@ -99,8 +98,17 @@ func holdsFleetFile(c *bundle.Checkout, dir string) bool {
 	return false
 }
 
-// readFile reads one file of the checkout, through its os.Root.
-func readFile(c *bundle.Checkout, rel string) ([]byte, error) {
+// readFile reads one file of the checkout, through its os.Root, after
+// counting its size into bg (nil counts nothing), so that a file past the
+// bundle's byte limit is never read.
+func readFile(c *bundle.Checkout, rel string, bg *budget) ([]byte, error) {
+	info, err := c.Stat(rel)
+	if err != nil {
+		return nil, &Error{File: rel, Err: err}
+	}
+	if err := bg.file(info.Size()); err != nil {
+		return nil, &Error{File: rel, Err: err}
+	}
 	data, err := c.ReadFile(rel, maxFileBytes)
 	if err != nil {
 		return nil, &Error{File: rel, Err: err}
@@ -111,9 +119,10 @@ func readFile(c *bundle.Checkout, rel string) ([]byte, error) {
 // decodeManifests decodes the objects of one manifest file: multi-document
 // YAML, or one JSON value for a .json file. Empty documents are skipped and
 // Lists are flattened. Every object must have apiVersion, kind and
-// metadata.name. Errors are *Error naming file and line.
-func decodeManifests(file string, data []byte) ([]item, error) {
-	var out []item
+// metadata.name. Errors are *Error naming file and line. Objects are
+// appended to out and counted into bg as they are decoded, so that a file
+// of many objects stops at the first one past the limit.
+func decodeManifests(out []item, file string, data []byte, bg *budget) ([]item, error) {
 	if strings.EqualFold(path.Ext(file), ".json") {
 		// encoding/json first, for its syntax errors carry an offset.
 		var raw json.RawMessage
@@ -124,7 +133,7 @@ func decodeManifests(file string, data []byte) ([]item, error) {
 		if err != nil {
 			return nil, &Error{File: file, Err: err}
 		}
-		return appendObjects(out, v, file, 1, "", 0)
+		return appendObjects(out, v, file, 1, "", 0, bg)
 	}
 	for _, doc := range splitDocuments(data) {
 		js, err := yaml.YAMLToJSONStrict(doc.data)
@@ -141,7 +150,7 @@ func decodeManifests(file string, data []byte) ([]item, error) {
 		if err != nil {
 			return nil, &Error{File: file, Line: doc.line, Err: err}
 		}
-		if out, err = appendObjects(out, v, file, doc.line, "", 0); err != nil {
+		if out, err = appendObjects(out, v, file, doc.line, "", 0, bg); err != nil {
 			return nil, err
 		}
 	}
@@ -158,7 +167,7 @@ func decodeJSON(data []byte) (any, error) {
 	return v, nil
 }
 
-func appendObjects(out []item, v any, file string, line int, where string, depth int) ([]item, error) {
+func appendObjects(out []item, v any, file string, line int, where string, depth int, bg *budget) ([]item, error) {
 	if v == nil {
 		return out, nil // an empty document
 	}
@@ -173,7 +182,7 @@ func appendObjects(out []item, v any, file string, line int, where string, depth
 		}
 		for i, x := range items {
 			var err error
-			if out, err = appendObjects(out, x, file, line, fmt.Sprintf("%sitems[%d]: ", where, i), depth+1); err != nil {
+			if out, err = appendObjects(out, x, file, line, fmt.Sprintf("%sitems[%d]: ", where, i), depth+1, bg); err != nil {
 				return nil, err
 			}
 		}
@@ -182,8 +191,14 @@ func appendObjects(out []item, v any, file string, line int, where string, depth
 	if err := checkObject(m); err != nil {
 		return nil, errorf(file, line, "%s%w", where, err)
 	}
-	obj, err := canonical(m)
+	if err := bg.object(); err != nil {
+		return nil, errorf(file, line, "%s%w", where, err)
+	}
+	obj, size, err := canonical(m)
 	if err != nil {
+		return nil, errorf(file, line, "%s%w", where, err)
+	}
+	if err := bg.objectBytes(size); err != nil {
 		return nil, errorf(file, line, "%s%w", where, err)
 	}
 	return append(out, item{obj: obj, file: file, line: line}), nil
@@ -213,17 +228,18 @@ func checkObject(m map[string]any) error {
 
 // canonical round-trips an object through JSON once, so that it is a fixed
 // point: encoding it and decoding it again yields equal values (a YAML 1.0
-// that decodes to float64 becomes int64 here, not later).
-func canonical(m map[string]any) (*unstructured.Unstructured, error) {
+// that decodes to float64 becomes int64 here, not later). size is the
+// length of its JSON.
+func canonical(m map[string]any) (obj *unstructured.Unstructured, size int, err error) {
 	data, err := json.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("encoding object: %w", err)
+		return nil, 0, fmt.Errorf("encoding object: %w", err)
 	}
 	var out map[string]any
 	if err := utiljson.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("decoding object: %w", err)
+		return nil, 0, fmt.Errorf("decoding object: %w", err)
 	}
-	return &unstructured.Unstructured{Object: out}, nil
+	return &unstructured.Unstructured{Object: out}, len(data), nil
 }
 
 func jsonType(v any) string {

@@ -46,7 +46,7 @@ func TestDecodeManifests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			items, err := decodeManifests(tt.file, []byte(tt.in))
+			items, err := decodeManifests(nil, tt.file, []byte(tt.in), nil)
 			if tt.err != "" {
 				if err == nil || err.Error() != tt.err {
 					t.Fatalf("decodeManifests error = %v, want %q", err, tt.err)

@@ -295,22 +295,43 @@ func TestIsRemote(t *testing.T) {
 	}
 }
 
+// FuzzRenderRaw decodes manifests with and without a budget: the budget
+// refuses exactly the inputs that go past it, and changes nothing else.
 func FuzzRenderRaw(f *testing.F) {
 	for _, s := range []string{
 		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
 		"---\n---\n", "kind: List\nitems: [1, {a: b}]\n", "a: &a [*a]\n", "- 1\n- 2\n",
 		"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[]}", "apiVersion: v1\nkind: X\nmetadata: {name: [1]}\n",
 		"x: 1e400\n", "? [a]\n: b\n",
+		"kind: List\nitems: [{apiVersion: v1, kind: A, metadata: {name: a}}, {apiVersion: v1, kind: A, metadata: {name: b}}, {apiVersion: v1, kind: A, metadata: {name: c}}]\n",
+		strings.Repeat("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv}\n---\n", 6),
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
 	}
+	lim := Limits{MaxObjects: 3, MaxBytes: 512}
 	f.Fuzz(func(t *testing.T, data []byte, asJSON bool) {
 		name := "m.yaml"
 		if asJSON {
 			name = "m.json"
 		}
-		items, err := decodeManifests(name, data)
+		all, errAll := decodeManifests(nil, name, data, nil)
+		items, err := decodeManifests(nil, name, data, newBudget(lim))
+		var le *LimitError
+		switch {
+		case errors.As(err, &le):
+			if errAll == nil && len(all) <= lim.MaxObjects && jsonSize(t, all) <= lim.MaxBytes {
+				t.Fatalf("refused %v, but unbudgeted it renders %d objects, %d bytes", err, len(all), jsonSize(t, all))
+			}
+		case err != nil:
+			if errAll == nil || errAll.Error() != err.Error() {
+				t.Fatalf("budgeted error %v, unbudgeted %v", err, errAll)
+			}
+		default:
+			if errAll != nil || len(all) != len(items) {
+				t.Fatalf("budgeted %d objects, unbudgeted %d objects and %v", len(items), len(all), errAll)
+			}
+		}
 		if err != nil {
 			var re *Error
 			if !errors.As(err, &re) || re.File != name {
@@ -327,4 +348,17 @@ func FuzzRenderRaw(f *testing.F) {
 		}
 		checkRoundTrip(t, objs)
 	})
+}
+
+// jsonSize is what a budget counts for items.
+func jsonSize(t *testing.T, items []item) int64 {
+	var n int64
+	for _, it := range items {
+		data, err := json.Marshal(it.obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += int64(len(data))
+	}
+	return n
 }
