@@ -52,7 +52,7 @@ func newGroupCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), out, info, func(w io.Writer) {
+			return printAs(cmd.OutOrStdout(), out, info, func(w io.Writer) {
 				fmt.Fprintf(w, "group %s saved: %d clusters\n", info.Name, len(info.Members))
 			})
 		},

@@ -22,8 +22,8 @@ func addOutputFlag(cmd *cobra.Command, out *string) {
 	cmd.Flags().StringVarP(out, "output", "o", "table", "output format: table or json")
 }
 
-// render writes v as JSON, or calls table with a tab-aligned writer.
-func render(w io.Writer, format string, v any, table func(w io.Writer)) error {
+// printAs writes v as JSON, or calls table with a tab-aligned writer.
+func printAs(w io.Writer, format string, v any, table func(w io.Writer)) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -67,7 +67,7 @@ func listCmd[T any](g *globals, short string, fetch func(*hubclient.Operator, co
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), out, v, func(w io.Writer) { table(w, v) })
+			return printAs(cmd.OutOrStdout(), out, v, func(w io.Writer) { table(w, v) })
 		},
 	}
 	addOutputFlag(cmd, &out)

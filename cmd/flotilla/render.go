@@ -8,7 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	bundlerender "flotilla.io/flotilla/internal/render"
+	"flotilla.io/flotilla/internal/egress"
+	"flotilla.io/flotilla/internal/render"
 )
 
 // renderFlags describe the cluster `flotilla render` renders for.
@@ -22,6 +23,7 @@ type renderFlags struct {
 	apiVersions []string
 	chartCache  string
 	allowRemote bool
+	chartHosts  []string
 }
 
 func newRenderCmd(g *globals) *cobra.Command {
@@ -48,6 +50,7 @@ func newRenderCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&rf.apiVersions, "api-version", nil, "served group/version Helm charts see, added to Helm's defaults (repeatable)")
 	f.StringVar(&rf.chartCache, "chart-cache", "", "directory caching remote Helm charts by digest")
 	f.BoolVar(&rf.allowRemote, "allow-remote-kustomize", false, "let kustomizations name remote resources (URLs)")
+	f.StringArrayVar(&rf.chartHosts, "allow-chart-host", nil, "fetch Helm charts from this host even if its address is loopback, link-local or private, as the hub's flag (repeatable)")
 	return cmd
 }
 
@@ -60,6 +63,9 @@ func runRender(cmd *cobra.Command, g *globals, dir string, rf renderFlags) error
 	if err != nil {
 		return err
 	}
+	if err := (egress.Policy{AllowHosts: rf.chartHosts}).Validate(); err != nil {
+		return fmt.Errorf("--allow-chart-host: %w", err)
+	}
 	if rf.source == "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -67,12 +73,13 @@ func runRender(cmd *cobra.Command, g *globals, dir string, rf renderFlags) error
 		}
 		rf.source = filepath.Base(abs)
 	}
-	results, err := bundlerender.RenderTree(cmd.Context(), dir, target, bundlerender.TreeOptions{
+	results, err := render.RenderTree(cmd.Context(), dir, target, render.TreeOptions{
 		Source: rf.source,
 		Paths:  rf.paths,
-		Options: bundlerender.Options{
+		Options: render.Options{
 			ChartCacheDir:        rf.chartCache,
 			AllowRemoteKustomize: rf.allowRemote,
+			Egress:               egress.Policy{AllowHosts: rf.chartHosts},
 			Logger:               log,
 		},
 	})
@@ -90,7 +97,7 @@ func runRender(cmd *cobra.Command, g *globals, dir string, rf renderFlags) error
 		for _, w := range r.Bundle.Warnings {
 			fmt.Fprintf(cmd.ErrOrStderr(), "warning: bundle %s: %s\n", r.Bundle.Path, w)
 		}
-		if err := bundlerender.WriteYAML(&out, r.Objects); err != nil {
+		if err := render.WriteYAML(&out, r.Objects); err != nil {
 			return err
 		}
 	}
@@ -104,8 +111,8 @@ func runRender(cmd *cobra.Command, g *globals, dir string, rf renderFlags) error
 }
 
 // target turns the flags into the cluster to render for.
-func (rf renderFlags) target() (bundlerender.Target, error) {
-	t := bundlerender.Target{Name: rf.clusterName, KubeVersion: rf.kubeVersion, APIVersions: rf.apiVersions}
+func (rf renderFlags) target() (render.Target, error) {
+	t := render.Target{Name: rf.clusterName, KubeVersion: rf.kubeVersion, APIVersions: rf.apiVersions}
 	var err error
 	if t.Labels, err = parsePairs(rf.labels, "--label"); err != nil {
 		return t, err

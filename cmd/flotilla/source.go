@@ -47,7 +47,7 @@ func newSourceAddCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), out, info, func(w io.Writer) {
+			return printAs(cmd.OutOrStdout(), out, info, func(w io.Writer) {
 				fmt.Fprintf(w, "source %s saved\n", info.Name)
 			})
 		},

@@ -60,7 +60,7 @@ func newTokenCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), out, resp, func(w io.Writer) { fmt.Fprintln(w, resp.Token) })
+			return printAs(cmd.OutOrStdout(), out, resp, func(w io.Writer) { fmt.Fprintln(w, resp.Token) })
 		},
 	}
 	f := cmd.Flags()

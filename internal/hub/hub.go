@@ -84,8 +84,10 @@ type Hub struct {
 	renderer render.Renderer
 	// renderSlots holds one token per render under way.
 	renderSlots chan struct{}
-	// renders caches renders and tracks those in flight.
-	renders *renderCache
+	// renders caches renders and tracks those in flight; rendering counts
+	// the goroutines that run them, which Run waits for.
+	renders   *renderCache
+	rendering sync.WaitGroup
 	// facts limits how often a cluster's facts cause a recomputation.
 	facts *factsLimiter
 	// backoff tracks failing source fetches.
@@ -161,6 +163,7 @@ func New(opts Options) (*Hub, error) {
 // seen, until ctx ends.
 func (h *Hub) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	defer h.rendering.Wait()
 	defer wg.Wait()
 	wg.Go(func() { h.seenLoop(ctx) })
 	wg.Go(func() { h.manifestLoop(ctx) })

@@ -69,12 +69,12 @@ func (h *Hub) startRender(ctx context.Context, job renderJob) <-chan struct{} {
 	if !start {
 		return done
 	}
-	go func() {
+	h.rendering.Go(func() {
 		r, ok := h.runRender(ctx, job)
 		if waiting := h.renders.finish(job.id, job.name, r, ok); len(waiting) > 0 {
 			h.queue.markClusters(0, waiting...)
 		}
-	}()
+	})
 	return done
 }
 

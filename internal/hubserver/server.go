@@ -37,8 +37,24 @@ type Config struct {
 	AdvertiseURL string
 	// LongPoll bounds a manifest long-poll; 60 s when zero.
 	LongPoll time.Duration
-	// AllowRemoteKustomize lets kustomizations name remote resources.
-	AllowRemoteKustomize bool
+	// Render configures every render: what it may fetch (Egress), the
+	// limits of a bundle's render and of chart downloads, remote
+	// Kustomize. Start sets the chart cache and the logger.
+	Render render.Options
+	// RenderWorker is the command of a render worker process, e.g. the
+	// hub's own binary and "render-worker": renders then run in
+	// RenderWorkers such processes (GOMAXPROCS when zero), each killed at
+	// the render's time limit or past RenderWorkerMemory. Empty renders
+	// in the hub's process (tests, tools).
+	RenderWorker       []string
+	RenderWorkers      int
+	RenderWorkerMemory int64
+	// Repo bounds what one checkout may hold; zero fields take
+	// gitsource's defaults.
+	Repo RepoLimits
+	// RenderCacheBytes bounds the render cache; hub.DefaultRenderCacheBytes
+	// when zero.
+	RenderCacheBytes int64
 	// Limits bound what callers can make the hub hold; zero fields take
 	// the defaults documented on Limits.
 	Limits Limits
@@ -87,19 +103,29 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
-	fetcher, err := gitsource.New(gitsource.Options{Dir: filepath.Join(cfg.DataDir, "git"), Logger: log})
+	fetcher, err := gitsource.New(gitsource.Options{Dir: filepath.Join(cfg.DataDir, "git"), Logger: log,
+		MaxFiles: cfg.Repo.MaxFiles, MaxBytes: cfg.Repo.MaxBytes, MaxDepth: cfg.Repo.MaxDepth})
 	if err != nil {
 		ln.Close()
 		db.Close()
 		return nil, fmt.Errorf("preparing Git cache: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h, err := hub.New(hub.Options{Store: db, CA: id.ca, SigningKey: id.signing, Fetcher: fetcher, URL: url, LongPoll: cfg.LongPoll, Now: cfg.Now, Logger: log, Metrics: reg,
-		Render: render.Options{ChartCacheDir: filepath.Join(cfg.DataDir, "charts"), AllowRemoteKustomize: cfg.AllowRemoteKustomize, Logger: log}})
+	ropts := cfg.Render
+	ropts.ChartCacheDir, ropts.Logger = filepath.Join(cfg.DataDir, "charts"), log
+	renderer, closeRenderer, err := newRenderer(ctx, cfg, ropts)
 	if err != nil {
 		ln.Close()
 		db.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h, err := hub.New(hub.Options{Store: db, CA: id.ca, SigningKey: id.signing, Fetcher: fetcher, URL: url, LongPoll: cfg.LongPoll, Now: cfg.Now, Logger: log, Metrics: reg,
+		Render: ropts, Renderer: renderer, RenderParallel: cfg.RenderWorkers, RenderCacheBytes: cfg.RenderCacheBytes})
+	if err != nil {
+		ln.Close()
+		db.Close()
+		closeRenderer()
 		return nil, err
 	}
 	lim := cfg.Limits.withDefaults()
@@ -131,7 +157,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Metrics: newConnMetrics(reg),
 		Logger:  log,
 	})
-	s := &Server{URL: url, AdminConfig: filepath.Join(cfg.DataDir, adminFile), ln: tlsLn, cancel: cancel, done: runCtx.Done(), close: db.Close}
+	s := &Server{URL: url, AdminConfig: filepath.Join(cfg.DataDir, adminFile), ln: tlsLn, cancel: cancel, done: runCtx.Done(), close: func() error { closeRenderer(); return db.Close() }}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()

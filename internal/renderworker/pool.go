@@ -44,10 +44,9 @@ type Options struct {
 	// that needs more is refused. Zero means DefaultMemoryLimit,
 	// negative no limit.
 	MemoryLimit int64
-	// Render are the options of every render, Limits included. Every
-	// field crosses to the workers but HTTPClient and Logger, which stay
-	// in this process: a worker downloads charts with the client render
-	// makes from the other fields, and logs to its stderr (see Logger).
+	// Render are the options of every render, Limits and the egress
+	// policy included. Every field crosses to the workers but Logger: a
+	// worker logs to its stderr (see Logger).
 	Render render.Options
 	// Logger receives the pool's messages, and the workers' output at
 	// debug level.

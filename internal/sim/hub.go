@@ -31,6 +31,9 @@ type Hub interface {
 type Usage struct {
 	CPUSeconds   float64
 	PeakRSSBytes int64
+	// WorkersPeakRSSBytes sums the peak RSS of the hub's child processes
+	// (its render workers); their CPU time is in CPUSeconds.
+	WorkersPeakRSSBytes int64
 }
 
 // ExternalHub is a hub the sim did not start, named by its admin.yaml.
@@ -65,7 +68,9 @@ func StartChildHub(ctx context.Context, opts ChildHubOptions) (Hub, error) {
 	if len(opts.Command) == 0 {
 		return nil, errors.New("starting hub: no command")
 	}
-	args := append(slices.Clone(opts.Command[1:]), "--data-dir", opts.DataDir, "--listen", "127.0.0.1:0", "--log-level", "warn")
+	// Every agent comes from loopback: the per-address limits meant for
+	// strangers would refuse the fleet.
+	args := append(slices.Clone(opts.Command[1:]), "--data-dir", opts.DataDir, "--listen", "127.0.0.1:0", "--log-level", "warn", "--no-limit-from", "127.0.0.0/8")
 	args = append(args, opts.Args...)
 	cmd := exec.Command(opts.Command[0], args...)
 	logPath := filepath.Join(filepath.Dir(opts.DataDir), "hub.log")
@@ -107,9 +112,48 @@ func StartChildHub(ctx context.Context, opts ChildHubOptions) (Hub, error) {
 
 func (h *childHub) AdminConfig() string { return h.admin }
 
+// Usage is the hub's and its render workers' CPU time, and their peak
+// RSS apart.
 func (h *childHub) Usage() (Usage, bool) {
-	u, err := procUsage(h.cmd.Process.Pid)
-	return u, err == nil
+	pid := h.cmd.Process.Pid
+	u, err := procUsage(pid)
+	if err != nil {
+		return Usage{}, false
+	}
+	for _, child := range childrenOf(pid) {
+		if cu, err := procUsage(child); err == nil {
+			u.CPUSeconds += cu.CPUSeconds
+			u.WorkersPeakRSSBytes += cu.PeakRSSBytes
+		}
+	}
+	return u, true
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		if f := strings.Fields(string(stat[i+1:])); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 func (h *childHub) Close() error {
@@ -123,7 +167,9 @@ func (h *childHub) Close() error {
 	return nil
 }
 
-// procUsage reads utime+stime and VmHWM of a process from /proc.
+// procUsage reads the CPU time of a process and of its children it
+// waited for (utime+stime+cutime+cstime: render workers it replaced), and
+// its VmHWM, from /proc.
 func procUsage(pid int) (Usage, error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -135,17 +181,20 @@ func procUsage(pid int) (Usage, error) {
 		return Usage{}, errors.New("reading stat: no command name")
 	}
 	fields := strings.Fields(string(stat[i+1:]))
-	if len(fields) < 13 {
+	if len(fields) < 15 {
 		return Usage{}, errors.New("reading stat: too few fields")
 	}
-	// utime and stime are fields 14 and 15 of stat, in clock ticks of
-	// USER_HZ, which is 100 on Linux.
-	ut, err1 := strconv.ParseInt(fields[11], 10, 64)
-	st, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return Usage{}, fmt.Errorf("reading stat: %w", err)
+	// utime, stime, cutime and cstime are fields 14 to 17 of stat, in
+	// clock ticks of USER_HZ, which is 100 on Linux.
+	var ticks int64
+	for _, f := range fields[11:15] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return Usage{}, fmt.Errorf("reading stat: %w", err)
+		}
+		ticks += n
 	}
-	u := Usage{CPUSeconds: float64(ut+st) / 100}
+	u := Usage{CPUSeconds: float64(ticks) / 100}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return Usage{}, fmt.Errorf("reading status: %w", err)

@@ -20,14 +20,17 @@ type Report struct {
 	Converged int `json:"converged"`
 	// ConvergeSeconds: from each commit to each steady (non-flapping)
 	// agent's status report of it, over all changes.
-	ConvergeSeconds                    Percentiles `json:"convergeSeconds"`
-	HubCPUSeconds                      float64     `json:"hubCPUSeconds"`
-	HubPeakRSSBytes                    int64       `json:"hubPeakRSSBytes"`
-	BytesPerChangePerCluster           float64     `json:"bytesPerChangePerCluster"`
-	FullBundleBytesPerChangePerCluster float64     `json:"fullBundleBytesPerChangePerCluster"`
-	IdleBytesPerClusterPerMinute       float64     `json:"idleBytesPerClusterPerMinute"`
-	Renders                            int64       `json:"renders"`
-	EnrollSeconds                      float64     `json:"enrollSeconds"`
+	ConvergeSeconds Percentiles `json:"convergeSeconds"`
+	HubCPUSeconds   float64     `json:"hubCPUSeconds"`
+	HubPeakRSSBytes int64       `json:"hubPeakRSSBytes"`
+	// RenderWorkersPeakRSSBytes sums the peak RSS of the hub's render
+	// worker processes; their CPU is in HubCPUSeconds.
+	RenderWorkersPeakRSSBytes          int64   `json:"renderWorkersPeakRSSBytes"`
+	BytesPerChangePerCluster           float64 `json:"bytesPerChangePerCluster"`
+	FullBundleBytesPerChangePerCluster float64 `json:"fullBundleBytesPerChangePerCluster"`
+	IdleBytesPerClusterPerMinute       float64 `json:"idleBytesPerClusterPerMinute"`
+	Renders                            int64   `json:"renders"`
+	EnrollSeconds                      float64 `json:"enrollSeconds"`
 
 	InitialSyncSeconds float64        `json:"-"`
 	IdleHubCPUFraction float64        `json:"-"` // cores used by the hub while idle; -1 unknown
@@ -143,7 +146,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("idle bytes per cluster per minute", "%.0f", r.IdleBytesPerClusterPerMinute)
 	if r.HubCPUSeconds >= 0 {
 		row("hub CPU", "%.1f s (idle: %.3f cores)", r.HubCPUSeconds, r.IdleHubCPUFraction)
-		row("hub peak RSS", "%.1f MiB", float64(r.HubPeakRSSBytes)/(1<<20))
+		row("hub peak RSS", "%.1f MiB (render workers: %.1f MiB)", float64(r.HubPeakRSSBytes)/(1<<20), float64(r.RenderWorkersPeakRSSBytes)/(1<<20))
 	} else {
 		row("hub CPU, peak RSS", "unknown (hub not started by the sim)")
 	}

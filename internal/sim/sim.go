@@ -227,9 +227,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.Renders = n
 	}
 	if u, ok := opts.Hub.Usage(); ok {
-		rep.HubCPUSeconds, rep.HubPeakRSSBytes = u.CPUSeconds, u.PeakRSSBytes
+		rep.HubCPUSeconds, rep.HubPeakRSSBytes, rep.RenderWorkersPeakRSSBytes = u.CPUSeconds, u.PeakRSSBytes, u.WorkersPeakRSSBytes
 	} else {
-		rep.HubCPUSeconds, rep.HubPeakRSSBytes = -1, -1
+		rep.HubCPUSeconds, rep.HubPeakRSSBytes, rep.RenderWorkersPeakRSSBytes = -1, -1, -1
 	}
 	if u, err := procUsage(os.Getpid()); err == nil {
 		rep.SimCPUSeconds = u.CPUSeconds

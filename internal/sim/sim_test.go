@@ -3,12 +3,14 @@ package sim
 import (
 	"bufio"
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"flotilla.io/flotilla/internal/hub/api"
 	"flotilla.io/flotilla/internal/hubserver"
 )
 
@@ -26,7 +28,9 @@ func TestRunSmallFleetWithFlapping(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	srv, err := hubserver.Start(ctx, hubserver.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", LongPoll: time.Second})
+	srv, err := hubserver.Start(ctx, hubserver.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", LongPoll: time.Second,
+		// Every simulated agent comes from loopback.
+		Limits: hubserver.Limits{Requests: api.Limits{NoLimitFrom: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
