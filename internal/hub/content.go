@@ -26,13 +26,22 @@ func contentFor(pass map[string]encoded, shape string, refs []wire.BundleRef) (e
 	if e, ok := pass[shape]; ok {
 		return e, nil
 	}
+	e, err := encode(refs)
+	if err != nil {
+		return encoded{}, err
+	}
+	pass[shape] = e
+	return e, nil
+}
+
+// encode is contentFor without the pass's cache, for refs no other cluster
+// shares.
+func encode(refs []wire.BundleRef) (encoded, error) {
 	c, err := wire.ManifestContent(refs)
 	if err != nil {
 		return encoded{}, err
 	}
-	e := encoded{content: c, digest: wire.Hash(c)}
-	pass[shape] = e
-	return e, nil
+	return encoded{content: c, digest: wire.Hash(c)}, nil
 }
 
 // refShape describes a ref cheaply for contentFor: two refs with the same

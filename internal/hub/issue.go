@@ -46,10 +46,10 @@ type resolvedRefs struct {
 	// keys holds the render key of each rendered ref, by index.
 	keys  map[int]string
 	holes []hole
-	// filled is set once fill ran; missing lists the renders it still
-	// lacked, shape is set when there were none.
+	// filled is set once fill ran; missing lists the holes it could not
+	// fill, shape is set when there were none.
 	filled  bool
-	missing []renderID
+	missing []hole
 	shape   string
 }
 
@@ -69,7 +69,7 @@ func (r *resolvedRefs) fill(c *renderCache) {
 	for _, hl := range r.holes {
 		got, ok := c.peek(hl.id, hl.name)
 		if !ok {
-			r.missing = append(r.missing, hl.id)
+			r.missing = append(r.missing, hl)
 			continue
 		}
 		setRender(&r.refs[hl.i], got)
@@ -138,20 +138,23 @@ func (h *Hub) recomputeAbove(ctx context.Context, clusters []store.Cluster, floo
 			continue
 		}
 		r.fill(h.renders)
+		cur, floor := heads[c.ID], floors[c.ID]
+		var enc encoded
 		if len(r.missing) > 0 {
-			for _, id := range r.missing {
-				if !h.renders.wait(id, c.ID) {
-					h.queue.markClusters(floors[c.ID], c.ID) // it ended meanwhile
-					break
-				}
+			// Queued again when the slow renders end; meanwhile the
+			// cluster gets everything else, and keeps what it runs of
+			// the bundles still rendering.
+			h.waitFor(r.missing, c.ID, floor)
+			refs, ok := h.keepCurrent(ctx, r, cur.Digest)
+			if !ok {
+				continue
 			}
-			continue
-		}
-		enc, err := contentFor(p.contents, r.shape, r.refs)
-		if err != nil {
+			if enc, err = encode(refs); err != nil {
+				return fmt.Errorf("cluster %s: %w", c.Name, err)
+			}
+		} else if enc, err = contentFor(p.contents, r.shape, r.refs); err != nil {
 			return fmt.Errorf("cluster %s: %w", c.Name, err)
 		}
-		cur, floor := heads[c.ID], floors[c.ID]
 		if cur.Digest == enc.digest && cur.Generation > floor {
 			continue
 		}
@@ -166,6 +169,54 @@ func (h *Hub) recomputeAbove(ctx context.Context, clusters []store.Cluster, floo
 		todo = append(todo, newManifest{c: c, gen: gen + 1, enc: enc})
 	}
 	return h.issue(ctx, todo)
+}
+
+// waitFor queues cluster id again when the renders of holes end.
+func (h *Hub) waitFor(holes []hole, id string, floor int64) {
+	for _, hl := range holes {
+		if !h.renders.wait(hl.id, id) {
+			h.queue.markClusters(floor, id) // it ended meanwhile
+			return
+		}
+	}
+}
+
+// keepCurrent returns r's refs with each bundle still rendering as the
+// cluster's current manifest (digest) has it, or left out when it has
+// none: a slow render holds back only its own bundle. ok is false when
+// the cluster has no manifest yet (it waits for the whole one).
+func (h *Hub) keepCurrent(ctx context.Context, r *resolvedRefs, digest string) (refs []wire.BundleRef, ok bool) {
+	if digest == "" {
+		return nil, false
+	}
+	content, err := h.content(ctx, digest)
+	if err != nil {
+		h.log.Warn("loading current manifest content", "digest", digest, "err", err)
+		return nil, false
+	}
+	var current []wire.BundleRef
+	if err := json.Unmarshal(content, &current); err != nil {
+		h.log.Warn("decoding current manifest content", "digest", digest, "err", err)
+		return nil, false
+	}
+	pending := make(map[int]bool, len(r.missing))
+	for _, hl := range r.missing {
+		pending[hl.i] = true
+	}
+	refs = make([]wire.BundleRef, 0, len(r.refs))
+	for i, ref := range r.refs {
+		if !pending[i] {
+			refs = append(refs, ref)
+			continue
+		}
+		for _, cur := range current {
+			if cur.Name == ref.Name {
+				refs = append(refs, cur)
+				break
+			}
+		}
+	}
+	return refs, true
 }
 
 // awaitRenders starts the jobs and waits for them, up to renderWait.

@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,22 +18,48 @@ import (
 )
 
 // stuckRenderer renders in process, except the bundle at path stuck: that
-// render hangs until release closes, then fails on its time limit.
+// render hangs until its gate opens, then fails on its time limit.
 type stuckRenderer struct {
 	render.InProcess
-	stuck   string
-	release chan struct{}
+	stuck string
+	gate  *gate
 }
 
 func (r stuckRenderer) Render(ctx context.Context, root string, b bundle.Bundle, e render.Effective) ([]*unstructured.Unstructured, error) {
 	if b.Path == r.stuck {
 		select {
-		case <-r.release:
+		case <-r.gate.wait():
 		case <-ctx.Done():
 		}
 		return nil, render.Limits{}.TimeoutError()
 	}
 	return r.InProcess.Render(ctx, root, b, e)
+}
+
+// gate holds renders until it opens; closed again, it holds the next.
+type gate struct {
+	mu sync.Mutex // guards ch
+	ch chan struct{}
+}
+
+func newGate() *gate { return &gate{ch: make(chan struct{})} }
+
+func (g *gate) wait() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ch
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	close(g.ch)
+	g.mu.Unlock()
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	g.ch = make(chan struct{})
+	g.mu.Unlock()
 }
 
 // TestStuckRenderHarmsOnlyItsBundle: while one bundle's render hangs,
@@ -42,9 +70,9 @@ func TestStuckRenderHarmsOnlyItsBundle(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	fetcher := &dirFetcher{}
-	release := make(chan struct{})
+	g := newGate()
 	h, db := newTestHubWith(t, fetcher, func(o *Options) {
-		o.Renderer = stuckRenderer{stuck: "stuck", release: release}
+		o.Renderer = stuckRenderer{stuck: "stuck", gate: g}
 		o.URL = "https://hub.example:8443"
 	})
 	for _, c := range []store.Cluster{
@@ -60,10 +88,11 @@ func TestStuckRenderHarmsOnlyItsBundle(t *testing.T) {
 		"fine/cm.yaml":  configMapYAML("fine", "v"),
 		"stuck/cm.yaml": configMapYAML("stuck", "v"),
 	})
-	for _, s := range []wire.SourceSpec{
+	specs := []wire.SourceSpec{
 		{Name: "fine", Repo: "https://git.example/fleet", Paths: []string{"fine"}, Targets: []string{"env"}},
 		{Name: "stuck", Repo: "https://git.example/fleet", Paths: []string{"stuck"}, Targets: []string{"stuck"}},
-	} {
+	}
+	for _, s := range specs {
 		if _, err := h.AddSource(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +102,7 @@ func TestStuckRenderHarmsOnlyItsBundle(t *testing.T) {
 	defer func() { cancel(); <-runDone }()
 
 	// The cluster without the stuck bundle converges while it hangs.
-	refs := waitRefs(t, h, "fine", 1)
+	refs := waitRefs(t, h, "fine", 1, nil)
 	if refs[0].Source != "fine" || refs[0].Error != "" || len(refs[0].Objects) != 1 {
 		t.Errorf("fine cluster got %+v", refs)
 	}
@@ -96,9 +125,9 @@ func TestStuckRenderHarmsOnlyItsBundle(t *testing.T) {
 
 	// The render hits its limit: its clusters get the bundle with the
 	// error, and the other bundle.
-	close(release)
+	g.open()
 	for _, id := range []string{"both", resp.ClusterID} {
-		refs := waitRefs(t, h, id, 2)
+		refs := waitRefs(t, h, id, 2, nil)
 		for _, r := range refs {
 			switch {
 			case r.Source == "stuck" && r.Error == "":
@@ -108,6 +137,26 @@ func TestStuckRenderHarmsOnlyItsBundle(t *testing.T) {
 			}
 		}
 	}
+	// A new commit while the bundle hangs again: its clusters get the
+	// other bundle's change within the pass's wait, and keep the hanging
+	// bundle as they had it until its render ends.
+	g.close()
+	fetcher.commit(t, "commit-2", map[string]string{
+		"fine/cm.yaml":  configMapYAML("fine", "v2"),
+		"stuck/cm.yaml": configMapYAML("stuck", "v2"),
+	})
+	if _, err := h.AddSource(ctx, specs[0]); err != nil { // as a webhook would
+		t.Fatal(err)
+	}
+	refs = waitRefs(t, h, "both", 2, func(r wire.BundleRef) bool { return r.Source == "fine" && r.Commit == "commit-2" })
+	for _, r := range refs {
+		if r.Source == "stuck" && r.Commit != "commit-1" {
+			t.Errorf("the hanging bundle moved on before its render ended: %+v", r)
+		}
+	}
+	g.open()
+	waitRefs(t, h, "both", 2, func(r wire.BundleRef) bool { return r.Source == "stuck" && r.Commit == "commit-2" && r.Error != "" })
+
 	// Bundle listings show the error too.
 	bs, err := h.Bundles(ctx)
 	if err != nil {
@@ -120,8 +169,9 @@ func TestStuckRenderHarmsOnlyItsBundle(t *testing.T) {
 	}
 }
 
-// waitRefs polls until cluster id has a manifest with n bundles.
-func waitRefs(t *testing.T, h *Hub, id string, n int) []wire.BundleRef {
+// waitRefs polls until cluster id has a manifest with n bundles, one of
+// which satisfies want (when given).
+func waitRefs(t *testing.T, h *Hub, id string, n int, want func(wire.BundleRef) bool) []wire.BundleRef {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(20 * time.Second)
@@ -135,7 +185,7 @@ func waitRefs(t *testing.T, h *Hub, id string, n int) []wire.BundleRef {
 			if err := json.Unmarshal(content, &refs); err != nil {
 				t.Fatal(err)
 			}
-			if len(refs) == n {
+			if len(refs) == n && (want == nil || slices.ContainsFunc(refs, want)) {
 				return refs
 			}
 		}
