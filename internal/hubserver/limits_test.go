@@ -318,3 +318,38 @@ func TestUnauthenticatedBodyDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentConnOutlivesItsAddressEntry: an agent's connection counts
+// nothing of its address, so the address may be forgotten while it is
+// open (another connection from there closed); closing it afterwards
+// uncounts nothing. This panicked once, in the end-to-end tests.
+func TestAgentConnOutlivesItsAddressEntry(t *testing.T) {
+	l := &limitListener{lim: Limits{}.withDefaults(), perAddr: map[netip.Prefix]*addrConns{}}
+	src := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 1}
+	conn := func() *limitedConn {
+		c, peer := net.Pipe()
+		t.Cleanup(func() { c.Close(); peer.Close() })
+		lc := l.admit(addrConn{Conn: c, remote: src})
+		if lc == nil {
+			t.Fatal("connection refused")
+		}
+		return lc
+	}
+	agent, stranger := conn(), conn()
+	if !l.classify(agent, true) || !l.classify(stranger, false) {
+		t.Fatal("connections not admitted")
+	}
+	stranger.Close()
+	agent.Close()
+	if a, total := l.counts(api.SourcePrefix(netip.MustParseAddr("192.0.2.7"))); a != (addrConns{}) || total != 0 {
+		t.Errorf("counts after both closed: %+v, %d unauthenticated", a, total)
+	}
+}
+
+// addrConn is a connection with a remote address of the test's choosing.
+type addrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return c.remote }

@@ -231,7 +231,9 @@ func (l *limitListener) classify(lc *limitedConn, agent bool) bool {
 	perAddr := under(a.unauth, l.lim.MaxUnauthConnsPerAddr)
 	switch {
 	case agent:
+		// An agent's connection holds no count of its address.
 		lc.kind = agentConn
+		l.forgetLocked(lc.src, a)
 	case perAddr && under(l.unauthTotal, l.lim.MaxUnauthConns):
 		lc.kind = unauthConn
 		a.unauth++
@@ -267,12 +269,18 @@ func (l *limitListener) release(lc *limitedConn) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	switch lc.kind {
+	case uncounted:
+		return
+	case agentConn:
+		l.metrics.open(lc.kind, -1)
+		return
+	}
+	// Any other connection keeps its address's entry while it is open.
 	a := l.perAddr[lc.src]
 	switch lc.kind {
 	case handshaking:
 		a.handshaking--
-	case uncounted:
-		return
 	case unauthConn:
 		a.unauth--
 		l.unauthTotal--
