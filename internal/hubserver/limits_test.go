@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"flotilla.io/flotilla/internal/clientconfig"
 	"flotilla.io/flotilla/internal/hub/api"
 	"flotilla.io/flotilla/internal/hubclient"
 	"flotilla.io/flotilla/internal/pki"
@@ -23,36 +22,16 @@ import (
 	"flotilla.io/flotilla/internal/wire"
 )
 
-// startHubWith starts a hub on loopback with the limits set sets.
+// startHubWith starts a hub on loopback with the long-poll and the limits
+// set sets.
 func startHubWith(t *testing.T, longPoll time.Duration, set func(*Limits)) *testHub {
 	t.Helper()
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	clk := &clock{now: time.Now()}
-	cfg := Config{DataDir: dir, Listen: "127.0.0.1:0", LongPoll: longPoll, Now: clk.Now}
-	if set != nil {
-		set(&cfg.Limits)
-	}
-	srv, err := Start(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := srv.Close(); err != nil {
-			t.Errorf("closing hub: %v", err)
+	return startHubConfig(t, func(c *Config) {
+		c.LongPoll = longPoll
+		if set != nil {
+			set(&c.Limits)
 		}
 	})
-	cc, err := clientconfig.Load(srv.AdminConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := hubclient.NewOperator(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testHub{srv: srv, cfg: cc, op: op, dir: dir, clock: clk}
 }
 
 // enrolled is a cluster enrolled for real, with its key kept.

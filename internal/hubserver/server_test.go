@@ -49,10 +49,21 @@ func (c *clock) advance(d time.Duration) {
 
 func startHub(t *testing.T) *testHub {
 	t.Helper()
+	return startHubConfig(t, nil)
+}
+
+// startHubConfig starts a hub on loopback with the configuration edit
+// changes (nil for none).
+func startHubConfig(t *testing.T, edit func(*Config)) *testHub {
+	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	clk := &clock{now: time.Now()}
-	srv, err := Start(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0", LongPoll: 500 * time.Millisecond, Now: clk.Now})
+	cfg := Config{DataDir: dir, Listen: "127.0.0.1:0", LongPoll: 500 * time.Millisecond, Now: clk.Now}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := Start(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -63,15 +74,15 @@ func startHub(t *testing.T) *testHub {
 			t.Errorf("closing hub: %v", err)
 		}
 	})
-	cfg, err := clientconfig.Load(srv.AdminConfig)
+	cc, err := clientconfig.Load(srv.AdminConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	op, err := hubclient.NewOperator(cfg)
+	op, err := hubclient.NewOperator(cc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testHub{srv: srv, cfg: cfg, op: op, dir: dir, clock: clk}
+	return &testHub{srv: srv, cfg: cc, op: op, dir: dir, clock: clk}
 }
 
 func TestDataDirIsCreatedOnce(t *testing.T) {
