@@ -3,14 +3,11 @@ package bundle
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
-	"syscall"
 )
 
 // maxSymlinkHops bounds symlinks followed through one another, as Linux
@@ -118,77 +115,17 @@ func (c *Checkout) Stat(rel string) (fs.FileInfo, error) {
 	return info, nil
 }
 
-// explain returns why the os.Root refused or failed to find rel, as
-// Resolve says it (leads outside, missing, loops), else err. The os.Root
-// resolves paths itself, confined: Resolve only words its refusals.
+// explain returns why the os.Root refused rel, as Resolve says it (leads
+// outside, loops), else err. The os.Root resolves paths itself, confined:
+// Resolve only words its refusals. A missing file is not explained: the
+// os.Root meets it where Resolve would, before any escape beyond it, and
+// probing for optional files (fleet.yml, kustomization.yml) is common.
 func (c *Checkout) explain(rel string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	if _, rerr := c.Resolve(rel); rerr != nil {
 		return rerr
 	}
 	return err
-}
-
-// FileTooLargeError refuses a file past a size limit before it is read.
-type FileTooLargeError struct {
-	Size, Limit int64
-}
-
-func (e *FileTooLargeError) Error() string {
-	return fmt.Sprintf("file has %d bytes, more than the %d allowed", e.Size, e.Limit)
-}
-
-// ReadFile reads the regular file at rel, following symlinks inside the
-// checkout, refusing one larger than limit (*FileTooLargeError) without
-// reading it. Errors are Resolve's when it explains them.
-func (c *Checkout) ReadFile(rel string, limit int64) ([]byte, error) {
-	clean, err := CleanRel(rel)
-	if err != nil {
-		return nil, err
-	}
-	// Non-blocking, so that opening a FIFO does not wait for a writer; it
-	// changes nothing for a regular file.
-	f, err := c.root.OpenFile(filepath.FromSlash(clean), os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, c.explain(clean, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", clean, err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", clean)
-	}
-	if info.Size() > limit {
-		return nil, &FileTooLargeError{Size: info.Size(), Limit: limit}
-	}
-	// The file may grow after Stat: never read past the limit.
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", clean, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, &FileTooLargeError{Size: int64(len(data)), Limit: limit}
-	}
-	return data, nil
-}
-
-// readDir lists the real directory dir (resolved, no symlinks in it) in
-// lexical order.
-func (c *Checkout) readDir(dir string) ([]fs.DirEntry, error) {
-	f, err := c.root.Open(filepath.FromSlash(dir))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	entries, err := f.ReadDir(-1)
-	if err != nil {
-		return nil, err
-	}
-	sortEntries(entries)
-	return entries, nil
-}
-
-func sortEntries(entries []fs.DirEntry) {
-	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 }

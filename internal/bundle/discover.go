@@ -133,7 +133,7 @@ func scanPath(c *Checkout, rel string) (*scan, error) {
 			if direct {
 				s.topDirs = append(s.topDirs, e.Path)
 			}
-			if f := fleetFileIn(c, e.Path); f != "" {
+			if f := e.FleetFile(); f != "" {
 				s.fleetDirs[e.Path] = f
 			}
 		case direct && IsManifest(path.Base(e.Path)):
@@ -148,12 +148,18 @@ func scanPath(c *Checkout, rel string) (*scan, error) {
 // one that leads outside the checkout too, so that its bundle reports it.
 func fleetFileIn(c *Checkout, dir string) string {
 	for _, name := range []string{fleetYAML, fleetYML} {
-		info, err := c.Stat(joinRel(dir, name))
-		if errors.Is(err, ErrEscape) || err == nil && !info.IsDir() {
+		if isFleetFile(c, joinRel(dir, name)) {
 			return name
 		}
 	}
 	return ""
+}
+
+// isFleetFile reports whether rel, named as a fleet file, makes its
+// directory a bundle: it is no directory, or it leads outside.
+func isFleetFile(c *Checkout, rel string) bool {
+	info, err := c.Stat(rel)
+	return errors.Is(err, ErrEscape) || err == nil && !info.IsDir()
 }
 
 func fleetBundles(c *Checkout, s *scan) []Bundle {

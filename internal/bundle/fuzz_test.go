@@ -1,6 +1,8 @@
 package bundle
 
 import (
+	"errors"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -69,6 +71,47 @@ func FuzzCheckoutResolve(f *testing.F) {
 		}
 		if r, err := filepath.Rel(realRoot, real); err != nil || !filepath.IsLocal(r) && r != "." {
 			t.Fatalf("Resolve(%q) = %q, which the OS finds at %s, outside", rel, got, real)
+		}
+	})
+}
+
+// FuzzCheckoutOpen opens fuzzed paths in a checkout full of hostile
+// symlinks. Invariant: the os.Root opens a file only where Resolve finds
+// one inside (the very same file), and every path Resolve finds leading
+// outside is refused with ErrEscape.
+func FuzzCheckoutOpen(f *testing.F) {
+	for _, s := range []string{"app/cm.yaml", "a/d/link.yaml", "app/up/app/sub/deep.yml", "b/outside/secret.yaml", "c", "e", "app/out", "f", "h", "app", "a/a/a/a/a/a/a/a/a/app/cm.yaml"} {
+		f.Add(s)
+	}
+	root, _ := hostileTree(f)
+	c, err := OpenCheckout(root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { c.Close() })
+	f.Fuzz(func(t *testing.T, rel string) {
+		file, err := c.Open(rel)
+		got, rerr := c.Resolve(rel)
+		if errors.Is(rerr, ErrEscape) && !errors.Is(err, ErrEscape) {
+			t.Fatalf("Open(%q) = %v, but Resolve says %v", rel, err, rerr)
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), root) {
+				t.Fatalf("Open(%q) error %q names the host path", rel, err)
+			}
+			return
+		}
+		defer file.Close()
+		if rerr != nil {
+			t.Fatalf("Open(%q) opened a file, but Resolve says %v", rel, rerr)
+		}
+		opened, err := file.f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		there, err := c.root.Lstat(filepath.FromSlash(got))
+		if err != nil || !os.SameFile(opened, there) {
+			t.Fatalf("Open(%q) opened another file than Resolve's %q (%v)", rel, got, err)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
@@ -186,11 +187,7 @@ func chartFiles(ctx context.Context, c *bundle.Checkout, dir string) ([]*loader.
 			return &Error{File: e.Path, Err: e.Err}
 		}
 		rel := bundleRel(dir, e.Path)
-		info, err := c.Stat(e.Path)
-		if err != nil {
-			return &Error{File: e.Path, Err: err}
-		}
-		if rules.Ignore(rel, info) {
+		if rules.Ignore(rel, entryInfo{e}) {
 			if e.Dir {
 				return fs.SkipDir
 			}
@@ -202,7 +199,7 @@ func chartFiles(ctx context.Context, c *bundle.Checkout, dir string) ([]*loader.
 		if len(files) >= maxChartFiles {
 			return errorf(dir, 0, "chart has more than %d files", maxChartFiles)
 		}
-		data, err := readFile(c, e.Path, nil)
+		data, err := readEntry(e, nil)
 		if err != nil {
 			return err
 		}
@@ -213,6 +210,23 @@ func chartFiles(ctx context.Context, c *bundle.Checkout, dir string) ([]*loader.
 		return nil, err
 	}
 	return files, nil
+}
+
+// entryInfo is what .helmignore rules look at of a walked entry: its
+// name and whether it is a directory, known without a stat.
+type entryInfo struct{ e bundle.Entry }
+
+func (i entryInfo) Name() string       { return path.Base(i.e.Path) }
+func (i entryInfo) Size() int64        { return 0 }
+func (i entryInfo) ModTime() time.Time { return time.Time{} }
+func (i entryInfo) IsDir() bool        { return i.e.Dir }
+func (i entryInfo) Sys() any           { return nil }
+
+func (i entryInfo) Mode() fs.FileMode {
+	if i.e.Dir {
+		return fs.ModeDir
+	}
+	return 0
 }
 
 // helmValues gives Helm the values Resolve merged, as a copy: Helm

@@ -123,7 +123,7 @@ func loadCheckout(ctx context.Context, c *bundle.Checkout, fsys filesys.FileSyst
 		case e.Dir:
 			return fsys.MkdirAll(inMemory(e.Path))
 		}
-		data, err := readFile(c, e.Path, nil)
+		data, err := readEntry(e, nil)
 		if err != nil {
 			return err
 		}

@@ -43,7 +43,8 @@ func renderRaw(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, overlay
 			return &Error{File: e.Path, Err: e.Err}
 		}
 		if e.Dir {
-			if skip[e.Path] || holdsFleetFile(c, e.Path) {
+			// A nested bundle is rendered on its own, as Discover found it.
+			if skip[e.Path] || e.FleetFile() != "" {
 				return fs.SkipDir
 			}
 			return nil
@@ -52,7 +53,7 @@ func renderRaw(ctx context.Context, c *bundle.Checkout, b bundle.Bundle, overlay
 		if !bundle.IsManifest(name) || isKustomization(name) {
 			return nil
 		}
-		data, err := readFile(c, e.Path, bg)
+		data, err := readEntry(e, bg)
 		if err != nil {
 			return err
 		}
@@ -89,27 +90,34 @@ func bundleRel(dir, p string) string {
 	return strings.TrimPrefix(p, dir+"/")
 }
 
-func holdsFleetFile(c *bundle.Checkout, dir string) bool {
-	for _, name := range []string{"fleet.yaml", "fleet.yml"} {
-		if _, err := c.Stat(joinRel(dir, name)); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
 // readFile reads one file of the checkout, through its os.Root, after
 // counting its size into bg (nil counts nothing), so that a file past the
 // bundle's byte limit is never read.
 func readFile(c *bundle.Checkout, rel string, bg *budget) ([]byte, error) {
-	info, err := c.Stat(rel)
+	f, err := c.Open(rel)
 	if err != nil {
 		return nil, &Error{File: rel, Err: err}
 	}
-	if err := bg.file(info.Size()); err != nil {
+	return readOpen(f, rel, bg)
+}
+
+// readEntry is readFile for a file met by Walk, opened in its directory.
+func readEntry(e bundle.Entry, bg *budget) ([]byte, error) {
+	f, err := e.Open()
+	if err != nil {
+		return nil, &Error{File: e.Path, Err: err}
+	}
+	return readOpen(f, e.Path, bg)
+}
+
+// readOpen counts the open file's size into bg, then reads it and closes
+// it: one open and one Stat per file.
+func readOpen(f *bundle.File, rel string, bg *budget) ([]byte, error) {
+	defer f.Close()
+	if err := bg.file(f.Size()); err != nil {
 		return nil, &Error{File: rel, Err: err}
 	}
-	data, err := c.ReadFile(rel, maxFileBytes)
+	data, err := f.ReadAll(maxFileBytes)
 	if err != nil {
 		return nil, &Error{File: rel, Err: err}
 	}
