@@ -32,6 +32,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	f.StringVar(&opts.StateDir, "state-dir", "/var/lib/flotilla/agent", "directory for identity, manifest and objects")
 	f.StringVar(&opts.Name, "name", "", "cluster name to enroll as (default: chosen by the hub)")
 	cmd.AddCommand(newAgentManifestCmd())
+	cmd.AddCommand(newReleaseCmd(g))
 	return cmd
 }
 

@@ -65,6 +65,9 @@ type statusView struct {
 	clusters []store.Cluster
 	desired  map[string]int64
 	reports  map[string]wire.StatusReport
+	// agents is the version of the agent release each cluster's manifest
+	// names, by cluster ID.
+	agents map[string]string
 }
 
 func (h *Hub) loadStatusView(ctx context.Context) (statusView, error) {
@@ -72,13 +75,24 @@ func (h *Hub) loadStatusView(ctx context.Context) (statusView, error) {
 	if err != nil {
 		return statusView{}, fmt.Errorf("listing clusters: %w", err)
 	}
-	v := statusView{clusters: cs, desired: map[string]int64{}, reports: map[string]wire.StatusReport{}}
+	v := statusView{clusters: cs, desired: map[string]int64{}, reports: map[string]wire.StatusReport{}, agents: map[string]string{}}
 	heads, err := h.store.ListManifestHeads(ctx)
 	if err != nil {
 		return statusView{}, fmt.Errorf("listing manifests: %w", err)
 	}
+	rs, err := h.store.ListReleases(ctx)
+	if err != nil {
+		return statusView{}, fmt.Errorf("listing agent releases: %w", err)
+	}
+	version := map[string]string{}
+	for _, r := range rs {
+		version[r.Digest] = r.Version
+	}
 	for _, c := range cs {
 		v.desired[c.ID] = heads[c.ID].Generation
+		if d := heads[c.ID].Agent; d != "" {
+			v.agents[c.ID] = version[d]
+		}
 	}
 	sts, err := h.store.ListStatuses(ctx)
 	if err != nil {
@@ -114,6 +128,12 @@ func (h *Hub) Clusters(ctx context.Context) ([]wire.ClusterInfo, error) {
 			DesiredGeneration: v.desired[c.ID],
 			AppliedGeneration: r.AppliedGeneration,
 			Bundles:           r.Bundles,
+
+			DesiredAgentVersion: v.agents[c.ID],
+			AgentUpdate:         r.AgentUpdate,
+		}
+		if a := agentInfo(c); a != nil {
+			info.AgentVersion = a.Version
 		}
 		if info.Labels == nil {
 			info.Labels = map[string]string{}

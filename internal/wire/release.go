@@ -173,3 +173,13 @@ type ReleaseInfo struct {
 	// Deltas names the versions the hub holds a delta from.
 	Deltas []string `json:"deltas,omitempty"`
 }
+
+// ReleaseSpec is what `flotilla agent release push` sends with a build:
+// POST /v1/releases?version=V&arch=A&target=S...&targetGroup=G... with the
+// binary as the body.
+type ReleaseSpec struct {
+	Version      string   `json:"version"`
+	Arch         string   `json:"arch"`
+	Targets      []string `json:"targets,omitempty"`
+	TargetGroups []string `json:"targetGroups,omitempty"`
+}
