@@ -13,6 +13,9 @@ import (
 	"flotilla.io/flotilla/internal/wire"
 )
 
+// maxUpdateMessage bounds the message of an agent update outcome.
+const maxUpdateMessage = 4096
+
 // ReportStatus records what a cluster's agent reports.
 func (h *Hub) ReportStatus(ctx context.Context, clusterID string, r wire.StatusReport) error {
 	if r.AppliedGeneration < 0 || r.AppliedGeneration >= maxGeneration {
@@ -21,6 +24,14 @@ func (h *Hub) ReportStatus(ctx context.Context, clusterID string, r wire.StatusR
 	for _, b := range r.Bundles {
 		if !knownState(b.State) {
 			return errorf(Invalid, "bundle %s: unknown state %q", b.Name, b.State)
+		}
+	}
+	if u := r.AgentUpdate; u != nil {
+		switch {
+		case u.State != wire.UpdateDone && u.State != wire.UpdateFailed && u.State != wire.UpdateRefused:
+			return errorf(Invalid, "agent update: unknown state %q", u.State)
+		case len(u.Version) > maxFactString || len(u.Message) > maxUpdateMessage:
+			return errorf(Invalid, "agent update: version or message too long")
 		}
 	}
 	if r.Facts != nil {
