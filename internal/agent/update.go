@@ -84,13 +84,19 @@ func (a *Agent) updateOnce(ctx context.Context, id *identity, src releaseSource)
 		a.refuseUpdate(rel.Version, rel.Digest, errors.New("this agent runs unsupervised (without --supervise), so it never replaces itself"))
 		return nil
 	}
-	if a.sup.trial != "" {
-		return nil // on trial: the supervisor judges this build first
-	}
 	rec, err := loadUpdateRecord(a.opts.StateDir)
 	if err != nil {
 		a.log.Error("agent update record refused", "err", err)
 		rec = updateRecord{}
+	}
+	if a.sup.trial != "" {
+		if rec.Trial != nil && rec.Trial.Digest == a.sup.trial {
+			return nil // on trial: the supervisor judges this build first
+		}
+		a.sup.trial = "" // promoted: this build may be replaced in turn
+		if rec.Last != nil {
+			a.outbox.setUpdate(rec.Last)
+		}
 	}
 	if rec.Trial != nil || rec.failed(rel.Digest) {
 		return nil // being judged, or failed here and reported
