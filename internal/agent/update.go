@@ -59,6 +59,7 @@ func (a *Agent) updateLoop(ctx context.Context, id *identity, src releaseSource)
 // updateOnce installs the release the manifest names if it must. Every
 // refusal leaves the running agent and its binary as they are.
 func (a *Agent) updateOnce(ctx context.Context, id *identity, src releaseSource) error {
+	a.checkPromoted()
 	cur, _ := a.snapshot()
 	if cur == nil || cur.manifest.Agent == nil {
 		return nil
@@ -90,13 +91,7 @@ func (a *Agent) updateOnce(ctx context.Context, id *identity, src releaseSource)
 		rec = updateRecord{}
 	}
 	if a.sup.trial != "" {
-		if rec.Trial != nil && rec.Trial.Digest == a.sup.trial {
-			return nil // on trial: the supervisor judges this build first
-		}
-		a.sup.trial = "" // promoted: this build may be replaced in turn
-		if rec.Last != nil {
-			a.outbox.setUpdate(rec.Last)
-		}
+		return nil // on trial: the supervisor judges this build first
 	}
 	if rec.Trial != nil || rec.failed(rel.Digest) {
 		return nil // being judged, or failed here and reported
@@ -120,6 +115,23 @@ func (a *Agent) updateOnce(ctx context.Context, id *identity, src releaseSource)
 	}
 	a.log.Info("agent release ready, handing over", "version", rel.Version, "encoding", encoding, "downloaded", n, "took", a.clock.Now().Sub(start).Round(time.Millisecond))
 	return ErrUpdateReady
+}
+
+// checkPromoted notices, in a release on trial, that the supervisor
+// promoted it: the outcome is reported, and this build may be replaced in
+// turn.
+func (a *Agent) checkPromoted() {
+	if a.sup == nil || a.sup.trial == "" {
+		return
+	}
+	rec, err := loadUpdateRecord(a.opts.StateDir)
+	if err != nil || (rec.Trial != nil && rec.Trial.Digest == a.sup.trial) {
+		return
+	}
+	a.sup.trial = ""
+	if rec.Last != nil {
+		a.outbox.setUpdate(rec.Last)
+	}
 }
 
 // refuseUpdate reports a release the agent will not run and remembers it

@@ -32,10 +32,10 @@ func (h *Hub) PushRelease(ctx context.Context, spec wire.ReleaseSpec, binary []b
 	}
 	rel := wire.AgentRelease{Version: spec.Version, Arch: spec.Arch, Digest: wire.Hash(binary), Size: int64(len(binary))}
 	if err := rel.Check(); err != nil {
-		return wire.ReleaseInfo{}, &Error{Kind: Invalid, Msg: "refusing agent release", Err: err}
+		return wire.ReleaseInfo{}, errorf(Invalid, "refusing agent release: %v", err)
 	}
 	if err := checkELF(binary, spec.Arch); err != nil {
-		return wire.ReleaseInfo{}, &Error{Kind: Invalid, Msg: "refusing agent release " + spec.Version, Err: err}
+		return wire.ReleaseInfo{}, errorf(Invalid, "refusing agent release %s: %v", spec.Version, err)
 	}
 	signed, err := wire.SignRelease(h.key, rel)
 	if err != nil {
