@@ -72,6 +72,14 @@ func TestAgentUpdates(t *testing.T) {
 		p.stop()
 		if t.Failed() {
 			t.Logf("agent and supervisor logs:\n%s", p.logs.String())
+			return
+		}
+		// The figures docs/benchmarks.md quotes: bytes per update, time
+		// from hand-over to promotion or rollback.
+		for _, line := range strings.Split(p.logs.String(), "\n") {
+			if strings.Contains(line, "handing over") || strings.Contains(line, "promoted") || strings.Contains(line, "rolled back") {
+				t.Log(line)
+			}
 		}
 	}()
 	eventually(t, time.Minute, "v1 to converge and report its version", func() error {
