@@ -25,4 +25,5 @@ build() { # rev out
 build "$old" old
 build "$new" new
 echo "GOARCH=${GOARCH:-$(go env GOARCH)}"
-cd "$root" && GOWORK=off go run ./hack/agent-delta "$tmp/old" "$tmp/new"
+# The tool runs here, whatever GOARCH the builds are for.
+cd "$root" && env -u GOARCH GOWORK=off go run ./hack/agent-delta "$tmp/old" "$tmp/new"
