@@ -6,12 +6,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
+	"time"
 
 	"flotilla.io/flotilla/internal/agent"
 )
@@ -22,7 +26,11 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	err := run(ctx, os.Args[1:])
+	switch {
+	case errors.Is(err, agent.ErrUpdateReady):
+		os.Exit(agent.ExitUpdate)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
@@ -35,6 +43,8 @@ func run(ctx context.Context, args []string) error {
 		kubeconfig string
 		logLevel   string
 		showVer    bool
+		supervise  bool
+		deadline   time.Duration
 	)
 	fs.StringVar(&opts.Token, "token", os.Getenv("FLOTILLA_TOKEN"), "bootstrap token from `flotilla token create` (first start only; default $FLOTILLA_TOKEN)")
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to manage (default: in-cluster config)")
@@ -43,6 +53,8 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&opts.Resync, "resync", 0, "how often health is re-checked and failures retried (default 30s)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&showVer, "version", false, "print the version and exit")
+	fs.BoolVar(&supervise, "supervise", false, "run the agent under a supervisor that updates it to the releases the hub names and rolls a failing one back")
+	fs.DurationVar(&deadline, "update-deadline", agent.DefaultUpdateDeadline, "with --supervise: how long a new release has to report healthy before it is rolled back")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,6 +67,23 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("parsing --log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if supervise {
+		return superviseSelf(ctx, args, opts.StateDir, deadline, log)
+	}
 	opts.Logger = log
+	opts.Version = version
 	return agent.RunCluster(ctx, kubeconfig, "flotilla-agent/"+version, opts)
+}
+
+// superviseSelf runs this binary, less --supervise, as the supervised agent.
+func superviseSelf(ctx context.Context, args []string, stateDir string, deadline time.Duration, log *slog.Logger) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the agent binary: %w", err)
+	}
+	child := slices.DeleteFunc(slices.Clone(args), func(a string) bool {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		return strings.HasPrefix(a, "-") && name == "supervise"
+	})
+	return agent.Supervise(ctx, agent.SuperviseOptions{Binary: exe, Args: child, StateDir: stateDir, Deadline: deadline, Logger: log.With("role", "supervisor")})
 }

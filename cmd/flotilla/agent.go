@@ -1,7 +1,12 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +17,8 @@ func newAgentCmd(g *globals) *cobra.Command {
 	var (
 		opts       agent.Options
 		kubeconfig string
+		supervise  bool
+		deadline   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -22,8 +29,24 @@ func newAgentCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if supervise {
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("finding the agent binary: %w", err)
+				}
+				child := slices.DeleteFunc(slices.Clone(os.Args[1:]), func(a string) bool {
+					name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+					return strings.HasPrefix(a, "-") && name == "supervise"
+				})
+				return agent.Supervise(cmd.Context(), agent.SuperviseOptions{Binary: exe, Args: child, StateDir: opts.StateDir, Deadline: deadline, Logger: log.With("role", "supervisor")})
+			}
 			opts.Logger = log
-			return agent.RunCluster(cmd.Context(), kubeconfig, "flotilla-agent/"+version, opts)
+			opts.Version = version
+			err = agent.RunCluster(cmd.Context(), kubeconfig, "flotilla-agent/"+version, opts)
+			if errors.Is(err, agent.ErrUpdateReady) {
+				os.Exit(agent.ExitUpdate) // the supervisor starts the release
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -31,7 +54,10 @@ func newAgentCmd(g *globals) *cobra.Command {
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to manage (default: in-cluster config)")
 	f.StringVar(&opts.StateDir, "state-dir", "/var/lib/flotilla/agent", "directory for identity, manifest and objects")
 	f.StringVar(&opts.Name, "name", "", "cluster name to enroll as (default: chosen by the hub)")
+	f.BoolVar(&supervise, "supervise", false, "run the agent under a supervisor that updates it to the releases the hub names and rolls a failing one back")
+	f.DurationVar(&deadline, "update-deadline", agent.DefaultUpdateDeadline, "with --supervise: how long a new release has to report healthy before it is rolled back")
 	cmd.AddCommand(newAgentManifestCmd())
+	cmd.AddCommand(newReleaseCmd(g))
 	return cmd
 }
 

@@ -58,6 +58,9 @@ type Options struct {
 	// Clock is the time source; the real clock when nil.
 	Clock  Clock
 	Logger *slog.Logger
+	// Version is the agent's own version, reported in its facts and
+	// compared with the releases the hub names.
+	Version string
 }
 
 // Agent reconciles one cluster.
@@ -72,6 +75,14 @@ type Agent struct {
 	kick chan struct{}
 	// reachable tells the sender the hub answered the poller; one pending.
 	reachable chan struct{}
+	// updateKick wakes the update loop on a new manifest; one pending.
+	updateKick chan struct{}
+	// sup is the supervisor's contract, nil when unsupervised.
+	sup *supervision
+	// self is the digest of the running binary once read; refused holds
+	// the releases refused by this process. Both only the update loop uses.
+	self    string
+	refused map[string]bool
 
 	mu sync.Mutex // guards the following
 	// current is the verified desired state the reconciler enforces.
@@ -116,7 +127,8 @@ func New(opts Options) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{opts: opts, log: log, clock: opts.Clock, store: store{dir: opts.StateDir}, outbox: newOutbox(opts.StateDir), kick: make(chan struct{}, 1), reachable: make(chan struct{}, 1)}, nil
+	return &Agent{opts: opts, log: log, clock: opts.Clock, store: store{dir: opts.StateDir}, outbox: newOutbox(opts.StateDir), kick: make(chan struct{}, 1), reachable: make(chan struct{}, 1),
+		updateKick: make(chan struct{}, 1), refused: map[string]bool{}}, nil
 }
 
 // Run enrolls if needed, then polls and reconciles until ctx ends.
@@ -146,6 +158,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		a.log.Warn("unsent status lost", "err", err)
 	}
+	if rec, err := loadUpdateRecord(a.opts.StateDir); err != nil {
+		a.log.Error("agent update record refused", "err", err)
+	} else if rec.Last != nil {
+		a.outbox.setUpdate(rec.Last)
+	}
 	cfg := id.client
 	cfg.Now = a.clock.Now
 	client, err := hubclient.NewAgent(cfg)
@@ -157,6 +174,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g.Go(func() error { a.reconcileLoop(ctx); return nil })
 	g.Go(func() error { a.sendLoop(ctx, client); return nil })
 	g.Go(func() error { a.factsLoop(ctx); return nil })
+	g.Go(func() error { return a.updateLoop(ctx, id, client) })
 	return g.Wait()
 }
 
@@ -199,6 +217,10 @@ func (a *Agent) setCurrent(d *desired) {
 	a.current, a.refusal, a.refusalAtLoad = d, nil, false
 	a.mu.Unlock()
 	a.wake()
+	select {
+	case a.updateKick <- struct{}{}:
+	default:
+	}
 }
 
 func (a *Agent) setRefusal(err error) {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"runtime"
 
 	"flotilla.io/flotilla/internal/wire"
 )
@@ -20,6 +21,7 @@ func (a *Agent) factsLoop(ctx context.Context) {
 				Arch: f.Arch, OS: f.OS, KubernetesVersion: f.KubernetesVersion,
 				Nodes: f.Nodes, MemoryGiB: f.MemoryGiB,
 				RuntimeClasses: f.RuntimeClasses, APIVersions: f.APIVersions,
+				Agent: &wire.AgentInfo{Version: a.opts.Version, Arch: runtime.GOARCH},
 			})
 		}
 		select {

@@ -40,6 +40,10 @@ type outbox struct {
 	// are not kept on disk: the agent gathers them again at start.
 	facts     *wire.Facts
 	factsSent bool
+	// update is the outcome of the last agent update, sent with every
+	// report; updateSent is false until the hub took it once.
+	update     *wire.AgentUpdate
+	updateSent bool
 	// applied is the digest of what was last applied, per bundle, so a
 	// restart does not re-apply (and so undo the drift of) a bundle whose
 	// drift is reported rather than corrected.
@@ -119,14 +123,29 @@ func (o *outbox) setFacts(f wire.Facts) {
 	}
 }
 
+// setUpdate records the outcome of an agent update; it goes with every
+// report from now on, and wakes the sender when it changed.
+func (o *outbox) setUpdate(u *wire.AgentUpdate) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.update != nil && *o.update == *u {
+		return
+	}
+	o.update, o.updateSent = u, false
+	if o.latest != nil {
+		o.wake()
+	}
+}
+
 // take returns the report to send, if there is anything to send.
 func (o *outbox) take() (wire.StatusReport, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.latest == nil || (!o.pending && (o.factsSent || o.facts == nil)) {
+	if o.latest == nil || (!o.pending && (o.factsSent || o.facts == nil) && (o.updateSent || o.update == nil)) {
 		return wire.StatusReport{}, false
 	}
 	r := *o.latest
+	r.AgentUpdate = o.update
 	r.Transitions = slices.Clone(o.transitions)
 	if !o.factsSent && o.facts != nil {
 		f := *o.facts
@@ -141,6 +160,9 @@ func (o *outbox) delivered(r wire.StatusReport) error {
 	defer o.mu.Unlock()
 	if r.Facts != nil && o.facts != nil && reflect.DeepEqual(*r.Facts, *o.facts) {
 		o.factsSent = true
+	}
+	if r.AgentUpdate != nil && o.update != nil && *r.AgentUpdate == *o.update {
+		o.updateSent = true
 	}
 	changed := false
 	if n := len(r.Transitions); n > 0 && n <= len(o.transitions) && reflect.DeepEqual(r.Transitions, o.transitions[:n]) {

@@ -23,5 +23,6 @@ func RunCluster(ctx context.Context, kubeconfig, userAgent string, opts Options)
 	if err != nil {
 		return err
 	}
+	a.sup = supervisedFromEnv()
 	return a.Run(ctx)
 }

@@ -26,6 +26,9 @@ func (a *Agent) sendLoop(ctx context.Context, client *hubclient.Agent) {
 		cancel()
 		if err == nil {
 			b.reset()
+			// The hub took a report: this build works, which is what a
+			// release on trial must show its supervisor.
+			a.sup.healthy()
 			if err := a.outbox.delivered(r); err != nil {
 				a.log.Warn("recording delivered status", "err", err)
 			}

@@ -53,3 +53,7 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// SyncDir makes renames and links in dir durable, for callers that
+// rename files they wrote themselves (a stream too large to hold).
+func SyncDir(dir string) error { return syncDir(dir) }

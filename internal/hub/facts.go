@@ -118,7 +118,11 @@ func validateFacts(f wire.Facts, encoded int) error {
 	case f.Nodes < 0 || f.MemoryGiB < 0:
 		return errorf(Invalid, "facts: node count and memory must not be negative")
 	}
-	for _, v := range append([]string{f.Arch, f.OS, f.KubernetesVersion}, append(f.APIVersions, f.RuntimeClasses...)...) {
+	strs := []string{f.Arch, f.OS, f.KubernetesVersion}
+	if f.Agent != nil {
+		strs = append(strs, f.Agent.Version, f.Agent.Arch)
+	}
+	for _, v := range append(strs, append(f.APIVersions, f.RuntimeClasses...)...) {
 		if len(v) > maxFactString {
 			return errorf(Invalid, "facts: a value of %d bytes is longer than %d", len(v), maxFactString)
 		}

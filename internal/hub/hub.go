@@ -97,6 +97,8 @@ type Hub struct {
 	shipments shipments
 	// statuses batches status writes.
 	statuses statusBatcher
+	// releaseBytes serves agent releases and makes deltas between them.
+	releaseBytes *releaseBytes
 
 	mu sync.Mutex // guards the following
 	// loaded holds each source's current checkout and parsed bundles; a
@@ -134,6 +136,8 @@ func New(opts Options) (*Hub, error) {
 		seenWritten: map[string]time.Time{},
 		auth:        map[string]authEntry{},
 		contents:    map[string][]byte{},
+
+		releaseBytes: newReleaseBytes(),
 	}
 	if h.longPoll <= 0 {
 		h.longPoll = 60 * time.Second
@@ -164,6 +168,7 @@ func New(opts Options) (*Hub, error) {
 func (h *Hub) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer h.rendering.Wait()
+	defer h.releaseBytes.making.Wait()
 	defer wg.Wait()
 	wg.Go(func() { h.seenLoop(ctx) })
 	wg.Go(func() { h.manifestLoop(ctx) })

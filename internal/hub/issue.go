@@ -105,6 +105,8 @@ type newManifest struct {
 	c   store.Cluster
 	gen int64
 	enc encoded
+	// agent is the agent release the manifest names, nil for none.
+	agent *targetRelease
 }
 
 // recomputeAbove gives each cluster a new signed manifest when its
@@ -155,7 +157,8 @@ func (h *Hub) recomputeAbove(ctx context.Context, clusters []store.Cluster, floo
 		} else if enc, err = contentFor(p.contents, r.shape, r.refs); err != nil {
 			return fmt.Errorf("cluster %s: %w", c.Name, err)
 		}
-		if cur.Digest == enc.digest && cur.Generation > floor {
+		agent := p.t.releaseFor(c)
+		if cur.Digest == enc.digest && cur.Agent == agent.digest() && cur.Generation > floor {
 			continue
 		}
 		gen := max(cur.Generation, floor)
@@ -166,7 +169,7 @@ func (h *Hub) recomputeAbove(ctx context.Context, clusters []store.Cluster, floo
 		if err := h.storeContent(ctx, enc.digest, enc.content); err != nil {
 			return err
 		}
-		todo = append(todo, newManifest{c: c, gen: gen + 1, enc: enc})
+		todo = append(todo, newManifest{c: c, gen: gen + 1, enc: enc, agent: agent})
 	}
 	return h.issue(ctx, todo)
 }
@@ -316,7 +319,11 @@ func (h *Hub) issue(ctx context.Context, todo []newManifest) error {
 			it := todo[i]
 			// The content is stored once by digest; each cluster keeps
 			// only its envelope and signature.
-			sm, err := wire.SignDigest(h.key, it.c.ID, it.gen, it.enc.digest)
+			env := wire.Envelope{ClusterID: it.c.ID, Generation: it.gen, Content: it.enc.digest}
+			if it.agent != nil {
+				env.Agent = it.agent.signed
+			}
+			sm, err := wire.SignEnvelope(h.key, env)
 			if err != nil {
 				return fmt.Errorf("signing manifest of %s: %w", it.c.Name, err)
 			}
@@ -324,7 +331,7 @@ func (h *Hub) issue(ctx context.Context, todo []newManifest) error {
 			if err != nil {
 				return fmt.Errorf("encoding signed manifest of %s: %w", it.c.Name, err)
 			}
-			ms[i] = store.Manifest{ClusterID: it.c.ID, Generation: it.gen, Signed: signed, Digest: it.enc.digest, CreatedAt: now}
+			ms[i] = store.Manifest{ClusterID: it.c.ID, Generation: it.gen, Signed: signed, Digest: it.enc.digest, Agent: it.agent.digest(), CreatedAt: now}
 			return nil
 		})
 	}

@@ -26,6 +26,7 @@ type targets struct {
 	allGroups map[string]labels.Selector   // every group by name
 	groupSets map[string]map[string]string // every group's own labels by name
 	bundles   []store.Bundle               // sorted by name
+	releases  []targetRelease              // agent releases, newest first
 }
 
 func (h *Hub) loadTargets(ctx context.Context) (targets, error) {
@@ -47,6 +48,9 @@ func (h *Hub) loadTargets(ctx context.Context) (targets, error) {
 			t.allGroups[g.Name] = sel
 			t.groupSets[g.Name] = g.Labels
 		}
+	}
+	if t.releases, err = h.loadReleases(ctx, t.allGroups); err != nil {
+		return targets{}, err
 	}
 	for _, s := range ss {
 		for _, raw := range s.Targets {

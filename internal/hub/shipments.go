@@ -143,7 +143,9 @@ func (h *Hub) buildShipment(ctx context.Context, base, digest string) ([]byte, e
 		return nil, err
 	}
 	var held []byte
-	if base != "" && base != digest {
+	// The same content under a new generation (a new agent release, a
+	// reissue) is a delta of a few bytes against itself.
+	if base != "" {
 		if held, err = h.content(ctx, base); err != nil {
 			// Content this hub never issued, or lost: send it whole.
 			h.log.Debug("agent holds unknown content", "base", base, "err", err)

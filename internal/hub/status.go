@@ -13,6 +13,9 @@ import (
 	"flotilla.io/flotilla/internal/wire"
 )
 
+// maxUpdateMessage bounds the message of an agent update outcome.
+const maxUpdateMessage = 4096
+
 // ReportStatus records what a cluster's agent reports.
 func (h *Hub) ReportStatus(ctx context.Context, clusterID string, r wire.StatusReport) error {
 	if r.AppliedGeneration < 0 || r.AppliedGeneration >= maxGeneration {
@@ -21,6 +24,14 @@ func (h *Hub) ReportStatus(ctx context.Context, clusterID string, r wire.StatusR
 	for _, b := range r.Bundles {
 		if !knownState(b.State) {
 			return errorf(Invalid, "bundle %s: unknown state %q", b.Name, b.State)
+		}
+	}
+	if u := r.AgentUpdate; u != nil {
+		switch {
+		case u.State != wire.UpdateDone && u.State != wire.UpdateFailed && u.State != wire.UpdateRefused:
+			return errorf(Invalid, "agent update: unknown state %q", u.State)
+		case len(u.Version) > maxFactString || len(u.Message) > maxUpdateMessage:
+			return errorf(Invalid, "agent update: version or message too long")
 		}
 	}
 	if r.Facts != nil {
@@ -65,6 +76,9 @@ type statusView struct {
 	clusters []store.Cluster
 	desired  map[string]int64
 	reports  map[string]wire.StatusReport
+	// agents is the version of the agent release each cluster's manifest
+	// names, by cluster ID.
+	agents map[string]string
 }
 
 func (h *Hub) loadStatusView(ctx context.Context) (statusView, error) {
@@ -72,13 +86,24 @@ func (h *Hub) loadStatusView(ctx context.Context) (statusView, error) {
 	if err != nil {
 		return statusView{}, fmt.Errorf("listing clusters: %w", err)
 	}
-	v := statusView{clusters: cs, desired: map[string]int64{}, reports: map[string]wire.StatusReport{}}
+	v := statusView{clusters: cs, desired: map[string]int64{}, reports: map[string]wire.StatusReport{}, agents: map[string]string{}}
 	heads, err := h.store.ListManifestHeads(ctx)
 	if err != nil {
 		return statusView{}, fmt.Errorf("listing manifests: %w", err)
 	}
+	rs, err := h.store.ListReleases(ctx)
+	if err != nil {
+		return statusView{}, fmt.Errorf("listing agent releases: %w", err)
+	}
+	version := map[string]string{}
+	for _, r := range rs {
+		version[r.Digest] = r.Version
+	}
 	for _, c := range cs {
 		v.desired[c.ID] = heads[c.ID].Generation
+		if d := heads[c.ID].Agent; d != "" {
+			v.agents[c.ID] = version[d]
+		}
 	}
 	sts, err := h.store.ListStatuses(ctx)
 	if err != nil {
@@ -114,6 +139,12 @@ func (h *Hub) Clusters(ctx context.Context) ([]wire.ClusterInfo, error) {
 			DesiredGeneration: v.desired[c.ID],
 			AppliedGeneration: r.AppliedGeneration,
 			Bundles:           r.Bundles,
+
+			DesiredAgentVersion: v.agents[c.ID],
+			AgentUpdate:         r.AgentUpdate,
+		}
+		if a := agentInfo(c); a != nil {
+			info.AgentVersion = a.Version
 		}
 		if info.Labels == nil {
 			info.Labels = map[string]string{}

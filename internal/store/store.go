@@ -99,6 +99,21 @@ type Store interface {
 	// ListStatuses returns the last status of every cluster that reported.
 	ListStatuses(ctx context.Context) ([]ClusterStatus, error)
 
+	// PutRelease inserts an agent release, or, when its arch and version
+	// exist with the same digest, replaces its targets and creation time
+	// (pushing a build again makes it the newest); ErrConflict when they
+	// exist with another digest.
+	PutRelease(ctx context.Context, r Release) error
+	// ListReleases returns every release, oldest first.
+	ListReleases(ctx context.Context) ([]Release, error)
+	// PutReleaseBlob keeps release bytes (a compressed build, a delta)
+	// under a key; an existing key is left alone.
+	PutReleaseBlob(ctx context.Context, key string, data []byte) error
+	// GetReleaseBlob returns the bytes under key; ErrNotFound when absent.
+	GetReleaseBlob(ctx context.Context, key string) ([]byte, error)
+	// ListReleaseBlobs returns every blob key, sorted.
+	ListReleaseBlobs(ctx context.Context) ([]string, error)
+
 	Close() error
 }
 
@@ -185,7 +200,10 @@ type Manifest struct {
 	Signed []byte
 	// Digest identifies the content apart from the generation, so the hub
 	// can tell whether a recomputed manifest changed anything.
-	Digest    string
+	Digest string
+	// Agent is the digest of the agent release the manifest names, "" for
+	// none: a change of it alone is a new manifest too.
+	Agent     string
 	CreatedAt time.Time
 }
 
@@ -193,6 +211,24 @@ type Manifest struct {
 type ManifestHead struct {
 	Generation int64
 	Digest     string
+	Agent      string
+}
+
+// Release is an agent build the hub serves. Its bytes are release blobs.
+type Release struct {
+	Version string
+	Arch    string
+	// Digest is the hex SHA-256 of the binary.
+	Digest string
+	Size   int64
+	// Signed is the JSON of the wire.SignedRelease the hub made at push.
+	Signed []byte
+	// Targets are label selectors and TargetGroups group names, as a
+	// source's: a cluster either matches receives the release.
+	Targets      []string
+	TargetGroups []string
+	// CreatedAt orders releases: a cluster runs the newest that targets it.
+	CreatedAt time.Time
 }
 
 // ClusterStatus is what a cluster's agent last reported.

@@ -47,6 +47,10 @@ type Manifest struct {
 	Generation int64 `json:"generation"`
 	// Bundles are sorted by name.
 	Bundles []BundleRef `json:"bundles"`
+	// Agent is the agent release the cluster should run, nil for none
+	// (protocol 2). Its own signature is checked apart, by the updater: a
+	// release refused never holds back the bundles.
+	Agent *SignedRelease `json:"-"`
 }
 
 // BundleRef is one bundle as targeted at one cluster.
@@ -117,6 +121,9 @@ type Envelope struct {
 	Generation int64  `json:"generation"`
 	// Content is the Hash of SignedManifest.Content.
 	Content string `json:"content"`
+	// Agent is the agent release the cluster should run (protocol 2);
+	// older agents ignore it.
+	Agent *SignedRelease `json:"agent,omitempty"`
 }
 
 // ObjectsRequest is the body of POST /v1/agent/objects.
@@ -174,6 +181,9 @@ type StatusReport struct {
 	// Transitions are bundle state changes since the last delivered
 	// report, oldest first, bounded; kept across outages.
 	Transitions []Transition `json:"transitions,omitempty"`
+	// AgentUpdate is the outcome of the last agent update tried
+	// (protocol 2).
+	AgentUpdate *AgentUpdate `json:"agentUpdate,omitempty"`
 }
 
 // Facts are what an agent finds out about its cluster. The hub exposes them
@@ -190,6 +200,8 @@ type Facts struct {
 	// APIVersions are the group/versions the API server serves, for Helm's
 	// .Capabilities.APIVersions.
 	APIVersions []string `json:"apiVersions,omitempty"`
+	// Agent is the agent's own version and architecture (protocol 2).
+	Agent *AgentInfo `json:"agent,omitempty"`
 }
 
 // Transition is one bundle state change as the agent saw it.

@@ -23,6 +23,12 @@ type ClusterInfo struct {
 	DesiredGeneration int64          `json:"desiredGeneration"`
 	AppliedGeneration int64          `json:"appliedGeneration"`
 	Bundles           []BundleStatus `json:"bundles"`
+	// AgentVersion is the version the cluster's agent reports running;
+	// DesiredAgentVersion the release the hub wants it to run, if any.
+	AgentVersion        string `json:"agentVersion"`
+	DesiredAgentVersion string `json:"desiredAgentVersion,omitempty"`
+	// AgentUpdate is the outcome of the agent's last update.
+	AgentUpdate *AgentUpdate `json:"agentUpdate,omitempty"`
 }
 
 // BundleInfo is one row of GET /v1/bundles and `flotilla bundles list`.

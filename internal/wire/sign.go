@@ -43,7 +43,12 @@ func SignContent(key ed25519.PrivateKey, clusterID string, generation int64, con
 // SignDigest signs the envelope for content known by its digest; the
 // caller attaches the content. Hubs hash shared content once.
 func SignDigest(key ed25519.PrivateKey, clusterID string, generation int64, digest string) (SignedManifest, error) {
-	payload, err := Canonical(Envelope{ClusterID: clusterID, Generation: generation, Content: digest})
+	return SignEnvelope(key, Envelope{ClusterID: clusterID, Generation: generation, Content: digest})
+}
+
+// SignEnvelope signs an envelope; the caller attaches the content.
+func SignEnvelope(key ed25519.PrivateKey, env Envelope) (SignedManifest, error) {
+	payload, err := Canonical(env)
 	if err != nil {
 		return SignedManifest{}, err
 	}
@@ -57,7 +62,7 @@ func DecodeManifest(sm SignedManifest) (Manifest, error) {
 	if err := json.Unmarshal(sm.Payload, &env); err != nil {
 		return Manifest{}, fmt.Errorf("decoding manifest envelope: %w", err)
 	}
-	m := Manifest{ClusterID: env.ClusterID, Generation: env.Generation}
+	m := Manifest{ClusterID: env.ClusterID, Generation: env.Generation, Agent: env.Agent}
 	if err := json.Unmarshal(sm.Content, &m.Bundles); err != nil {
 		return Manifest{}, fmt.Errorf("decoding manifest content: %w", err)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -20,8 +21,10 @@ func (s *server) agent(p *pool, fn agentHandlerFunc) http.Handler {
 		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 			return &httpError{code: http.StatusUnauthorized, reason: "Unauthorized", msg: "a client certificate issued by this hub is required"}
 		}
-		if v := r.Header.Get(wire.ProtocolHeader); v != "" && v != strconv.Itoa(wire.ProtocolVersion) {
-			return badRequest("unsupported protocol version "+v, nil)
+		if v := r.Header.Get(wire.ProtocolHeader); v != "" {
+			if n, err := strconv.Atoi(v); err != nil || !wire.SupportedProtocol(n) {
+				return badRequest(fmt.Sprintf("unsupported protocol version %.16q (this hub serves %d to %d)", v, wire.MinProtocolVersion, wire.ProtocolVersion), nil)
+			}
 		}
 		leaf := r.TLS.VerifiedChains[0][0]
 		id := leaf.Subject.CommonName

@@ -64,6 +64,9 @@ func New(opts Options) http.Handler {
 	mux.Handle("GET /v1/agent/manifest", s.agent(nil, s.manifest))
 	mux.Handle("POST /v1/agent/objects", s.agent(s.agents, s.objects))
 	mux.Handle("POST /v1/agent/status", s.agent(s.agents, s.status))
+	// Downloads take no agent slot: they wait on a delta being made and
+	// then on the link, not on the hub, and share cached bytes.
+	mux.Handle("GET /v1/agent/release", s.agent(nil, s.release))
 
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.operator(func(w http.ResponseWriter, r *http.Request) error {
@@ -79,6 +82,8 @@ func New(opts Options) http.Handler {
 	mux.Handle("GET /v1/groups", s.operator(list(s.hub.Groups)))
 	mux.Handle("POST /v1/groups", s.operator(s.putGroup))
 	mux.Handle("DELETE /v1/groups/{name}", s.operator(s.deleteGroup))
+	mux.Handle("GET /v1/releases", s.operator(list(s.hub.Releases)))
+	mux.Handle("POST /v1/releases", s.operator(s.pushRelease))
 	mux.Handle("GET /v1/tokens", s.operator(list(s.hub.Tokens)))
 	mux.Handle("POST /v1/tokens", s.operator(s.createToken))
 	return mux

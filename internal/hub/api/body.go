@@ -17,12 +17,22 @@ import (
 // inflated, within timeout, into v. Unknown fields and anything after the
 // JSON value are refused. Its errors map to 400, 408, 413 and 415.
 func decode(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, v any) error {
-	encoding := r.Header.Get("Content-Encoding")
-	if err := checkEncoding(encoding); err != nil {
+	body, err := readRaw(w, r, limit, timeout)
+	if err != nil {
 		return err
 	}
+	return decodeJSON(body, v)
+}
+
+// readRaw reads a body of at most limit bytes, as sent and as inflated,
+// within timeout. Its errors map to 408, 413 and 415.
+func readRaw(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) ([]byte, error) {
+	encoding := r.Header.Get("Content-Encoding")
+	if err := checkEncoding(encoding); err != nil {
+		return nil, err
+	}
 	if r.ContentLength > limit {
-		return &http.MaxBytesError{Limit: limit}
+		return nil, &http.MaxBytesError{Limit: limit}
 	}
 	if timeout > 0 {
 		rc := http.NewResponseController(w)
@@ -36,11 +46,11 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Du
 	body, err := readBody(http.MaxBytesReader(w, r.Body, limit), encoding, limit)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return &httpError{code: http.StatusRequestTimeout, reason: "Timeout", msg: fmt.Sprintf("request body was not received within %s", timeout), cause: err}
+			return nil, &httpError{code: http.StatusRequestTimeout, reason: "Timeout", msg: fmt.Sprintf("request body was not received within %s", timeout), cause: err}
 		}
-		return err
+		return nil, err
 	}
-	return decodeJSON(body, v)
+	return body, nil
 }
 
 // readBody reads what body inflates to under encoding. It never returns

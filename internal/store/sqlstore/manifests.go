@@ -23,11 +23,11 @@ func (db *DB) PutManifests(ctx context.Context, ms []store.Manifest) error {
 		return nil
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, db.q(`INSERT INTO manifests (cluster_id, generation, signed, digest, created_at)
-VALUES (?, ?, ?, ?, ?)
+		stmt, err := tx.PrepareContext(ctx, db.q(`INSERT INTO manifests (cluster_id, generation, signed, digest, agent, created_at)
+VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (cluster_id) DO UPDATE SET
 	generation = excluded.generation, signed = excluded.signed,
-	digest = excluded.digest, created_at = excluded.created_at
+	digest = excluded.digest, agent = excluded.agent, created_at = excluded.created_at
 WHERE excluded.generation > manifests.generation`))
 		if err != nil {
 			return db.fail(fmt.Sprintf("putting %d manifests", len(ms)), err)
@@ -39,7 +39,7 @@ WHERE excluded.generation > manifests.generation`))
 			if err != nil {
 				return fmt.Errorf("%s: %w", doing, err)
 			}
-			res, err := stmt.ExecContext(ctx, m.ClusterID, m.Generation, blob(m.Signed), m.Digest, created)
+			res, err := stmt.ExecContext(ctx, m.ClusterID, m.Generation, blob(m.Signed), m.Digest, m.Agent, created)
 			if err != nil {
 				return db.fail(doing, err)
 			}
@@ -58,7 +58,7 @@ WHERE excluded.generation > manifests.generation`))
 // ListManifestHeads returns the generation and digest of every cluster's
 // current manifest.
 func (db *DB) ListManifestHeads(ctx context.Context) (map[string]store.ManifestHead, error) {
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT cluster_id, generation, digest FROM manifests`))
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT cluster_id, generation, digest, agent FROM manifests`))
 	if err != nil {
 		return nil, db.fail("listing manifests", err)
 	}
@@ -69,7 +69,7 @@ func (db *DB) ListManifestHeads(ctx context.Context) (map[string]store.ManifestH
 			id string
 			h  store.ManifestHead
 		)
-		if err := rows.Scan(&id, &h.Generation, &h.Digest); err != nil {
+		if err := rows.Scan(&id, &h.Generation, &h.Digest, &h.Agent); err != nil {
 			return nil, db.fail("listing manifests", err)
 		}
 		out[id] = h
@@ -87,8 +87,8 @@ func (db *DB) GetManifest(ctx context.Context, clusterID string) (store.Manifest
 		m       store.Manifest
 		created int64
 	)
-	err := db.read.QueryRowContext(ctx, db.q(`SELECT cluster_id, generation, signed, digest, created_at FROM manifests WHERE cluster_id = ?`), clusterID).
-		Scan(&m.ClusterID, &m.Generation, &m.Signed, &m.Digest, &created)
+	err := db.read.QueryRowContext(ctx, db.q(`SELECT cluster_id, generation, signed, digest, agent, created_at FROM manifests WHERE cluster_id = ?`), clusterID).
+		Scan(&m.ClusterID, &m.Generation, &m.Signed, &m.Digest, &m.Agent, &created)
 	if err != nil {
 		return store.Manifest{}, db.fail(fmt.Sprintf("getting manifest of cluster %s", clusterID), err)
 	}

@@ -20,7 +20,9 @@ func testManifestBatch(t *testing.T, s store.Store) {
 	heads, err := s.ListManifestHeads(ctx)
 	must(t, "listing heads of an empty store", err)
 	diff(t, "heads of an empty store", map[string]store.ManifestHead{}, heads)
-	must(t, "putting a batch", s.PutManifests(ctx, []store.Manifest{manifest("c1", 2), manifest("c2", 3)}))
+	withAgent := manifest("c2", 3)
+	withAgent.Agent = "agent-digest"
+	must(t, "putting a batch", s.PutManifests(ctx, []store.Manifest{manifest("c1", 2), withAgent}))
 	must(t, "putting nothing", s.PutManifests(ctx, nil))
 	// c3 would be new, but c1 does not grow: neither is stored.
 	wantErr(t, "putting a batch with a stale generation", s.PutManifests(ctx, []store.Manifest{manifest("c3", 1), manifest("c1", 2)}), store.ErrConflict)
@@ -28,7 +30,7 @@ func testManifestBatch(t *testing.T, s store.Store) {
 	must(t, "listing heads", err)
 	diff(t, "heads", map[string]store.ManifestHead{
 		"c1": {Generation: 2, Digest: "sha256:digest-c1"},
-		"c2": {Generation: 3, Digest: "sha256:digest-c2"},
+		"c2": {Generation: 3, Digest: "sha256:digest-c2", Agent: "agent-digest"},
 	}, heads)
 }
 
@@ -44,10 +46,12 @@ func manifest(cluster string, gen int64) store.Manifest {
 
 func testManifestPutGet(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	for _, m := range []store.Manifest{manifest("c1", 1), manifest("c2", 7)} {
+	c2 := manifest("c2", 7)
+	c2.Agent = "agent-digest"
+	for _, m := range []store.Manifest{manifest("c1", 1), c2} {
 		must(t, "putting", s.PutManifest(ctx, m))
 	}
-	for _, m := range []store.Manifest{manifest("c1", 1), manifest("c2", 7)} {
+	for _, m := range []store.Manifest{manifest("c1", 1), c2} {
 		got, err := s.GetManifest(ctx, m.ClusterID)
 		must(t, "getting", err)
 		diff(t, "manifest "+m.ClusterID, m, got)

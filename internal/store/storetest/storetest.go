@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"manifests", manifestTests},
 		{"statuses", statusTests},
 		{"groups", groupTests},
+		{"releases", releaseTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

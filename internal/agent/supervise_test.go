@@ -1,0 +1,136 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"flotilla.io/flotilla/internal/wire"
+)
+
+// The supervisor tests run copies of this test binary as the agent: with
+// FLOTILLA_FAKE_AGENT set, TestMain plays the agent instead of testing.
+// The installed binary plays FLOTILLA_FAKE_AGENT, the release on trial
+// (BINARY.next) FLOTILLA_FAKE_RELEASE.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("FLOTILLA_FAKE_AGENT"); mode != "" {
+		if strings.HasSuffix(os.Args[0], nextSuffix) {
+			mode = os.Getenv("FLOTILLA_FAKE_RELEASE")
+		}
+		fakeAgent(mode)
+	}
+	os.Exit(m.Run())
+}
+
+// fakeAgent behaves as mode says, then exits.
+func fakeAgent(mode string) {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	switch mode {
+	case "healthy":
+		supervisedFromEnv().healthy()
+		<-stop
+		os.Exit(0)
+	case "hang":
+		<-stop
+		os.Exit(0)
+	case "crash":
+		fmt.Fprintln(os.Stderr, "fake release crashing at start-up")
+		os.Exit(2)
+	}
+	os.Exit(3)
+}
+
+// TestSupervisor runs a release on trial that reports healthy, one that
+// crashes at start-up and one that hangs, as real processes: the first is
+// promoted, the others rolled back to the installed binary, which runs
+// on; each outcome is recorded for the agent to report.
+func TestSupervisor(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		release   string
+		wantState string
+		wantMsg   string
+		promoted  bool
+	}{
+		{"healthy", wire.UpdateDone, "updated from v1", true},
+		{"crash", wire.UpdateFailed, "exited with status 2 before reporting healthy; back on v1", false},
+		{"hang", wire.UpdateFailed, "did not report healthy within 1s; back on v1", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.release, func(t *testing.T) {
+			dir := t.TempDir()
+			bin := filepath.Join(dir, "flotilla-agent")
+			installed := exe
+			release := append(append([]byte{}, exe...), "release"...) // another build: trailing bytes
+			if err := os.WriteFile(bin, installed, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(bin+nextSuffix, release, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			rec := updateRecord{Trial: &trial{Version: "v2", Digest: wire.Hash(release), From: "v1", Started: time.Now()}}
+			if err := rec.save(dir); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("FLOTILLA_FAKE_AGENT", "healthy")
+			t.Setenv("FLOTILLA_FAKE_RELEASE", tc.release)
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() {
+				done <- Supervise(ctx, SuperviseOptions{Binary: bin, StateDir: dir, Deadline: time.Second, StopGrace: 5 * time.Second})
+			}()
+			var got updateRecord
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				got, err = loadUpdateRecord(dir)
+				if err == nil && got.Last != nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					cancel()
+					t.Fatalf("no outcome recorded: %+v, %v", got, err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Supervise = %v", err)
+			}
+			if got.Trial != nil || got.Last.Version != "v2" || got.Last.State != tc.wantState || !strings.Contains(got.Last.Message, tc.wantMsg) {
+				t.Errorf("recorded %+v (trial %+v), want v2 %s %q", got.Last, got.Trial, tc.wantState, tc.wantMsg)
+			}
+			now, _ := os.ReadFile(bin)
+			prev, prevErr := os.ReadFile(bin + prevSuffix)
+			_, nextErr := os.Stat(bin + nextSuffix)
+			if !os.IsNotExist(nextErr) {
+				t.Errorf("%s is still there (%v)", nextSuffix, nextErr)
+			}
+			if tc.promoted {
+				if string(now) != string(release) || string(prev) != string(installed) {
+					t.Errorf("after promotion the binary is not the release, or %s not the old binary (%v)", prevSuffix, prevErr)
+				}
+				return
+			}
+			if string(now) != string(installed) {
+				t.Error("after a rollback the binary is not the installed one")
+			}
+			if got.failed(wire.Hash(release)) != true {
+				t.Errorf("the failed release is not remembered: %v", got.Failed)
+			}
+		})
+	}
+}

@@ -1,0 +1,245 @@
+package hub
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"flotilla.io/flotilla/internal/bindelta"
+	"flotilla.io/flotilla/internal/store"
+	"flotilla.io/flotilla/internal/wire"
+)
+
+// Release bytes are blobs in the store: "gzip/<digest>" holds a build
+// compressed whole, "delta/<from>/<to>" a bindelta patch between two
+// builds of one arch. Deltas are made at push, from the newest
+// maxDeltaBases builds before it, one at a time (a delta of a 26 MB agent
+// takes ~15 s and ~400 MiB), and on demand when an agent runs an older
+// build the hub holds.
+const (
+	maxDeltaBases = 3
+	// releaseCacheBytes bounds the blobs kept in memory for serving: a
+	// fleet updating at once fetches the same few.
+	releaseCacheBytes = 96 << 20
+)
+
+func gzipKey(digest string) string    { return "gzip/" + digest }
+func deltaKey(from, to string) string { return "delta/" + from + "/" + to }
+func deltaFrom(key, to string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "delta/")
+	if !ok {
+		return "", false
+	}
+	from, dst, ok := strings.Cut(rest, "/")
+	return from, ok && dst == to
+}
+
+// releaseBytes serves release blobs and makes deltas.
+type releaseBytes struct {
+	// slot holds the one delta being made.
+	slot chan struct{}
+	// making counts the goroutines making deltas, which Run waits for.
+	making sync.WaitGroup
+
+	mu sync.Mutex // guards the following
+	// inflight holds a channel per delta being made, closed when done.
+	inflight map[string]chan struct{}
+	// cache holds blobs by key, cached bytes in total.
+	cache  map[string][]byte
+	cached int
+	// noGain holds the deltas made that were no smaller than the build.
+	noGain map[string]bool
+}
+
+func newReleaseBytes() *releaseBytes {
+	return &releaseBytes{slot: make(chan struct{}, 1), inflight: map[string]chan struct{}{}, cache: map[string][]byte{}, noGain: map[string]bool{}}
+}
+
+// blob returns a blob from the cache or the store.
+func (h *Hub) releaseBlob(ctx context.Context, key string) ([]byte, error) {
+	rb := h.releaseBytes
+	rb.mu.Lock()
+	b, ok := rb.cache[key]
+	rb.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := h.store.GetReleaseBlob(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	for k, v := range rb.cache { // evict at random until it fits
+		if rb.cached+len(b) <= releaseCacheBytes {
+			break
+		}
+		delete(rb.cache, k)
+		rb.cached -= len(v)
+	}
+	if len(b) <= releaseCacheBytes {
+		rb.cache[key], rb.cached = b, rb.cached+len(b)
+	}
+	return b, nil
+}
+
+// prepareDeltas starts making deltas to r from the newest builds of its
+// arch pushed before it.
+func (h *Hub) prepareDeltas(ctx context.Context, r store.Release) error {
+	rs, err := h.store.ListReleases(ctx)
+	if err != nil {
+		return fmt.Errorf("listing agent releases: %w", err)
+	}
+	bases := 0
+	seen := map[string]bool{r.Digest: true}
+	for i := len(rs) - 1; i >= 0 && bases < maxDeltaBases; i-- {
+		if rs[i].Arch != r.Arch || seen[rs[i].Digest] {
+			continue
+		}
+		seen[rs[i].Digest] = true
+		bases++
+		h.startDelta(ctx, rs[i].Digest, r.Digest)
+	}
+	return nil
+}
+
+// startDelta makes the delta from one build to another in the
+// background, unless it exists or is being made; the returned channel is
+// closed when it is done.
+func (h *Hub) startDelta(ctx context.Context, from, to string) <-chan struct{} {
+	rb := h.releaseBytes
+	key := deltaKey(from, to)
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if ch, ok := rb.inflight[key]; ok {
+		return ch
+	}
+	ch := make(chan struct{})
+	if rb.noGain[key] {
+		close(ch)
+		return ch
+	}
+	rb.inflight[key] = ch
+	ctx = context.WithoutCancel(ctx) // an agent or operator leaving must not fail the others
+	rb.making.Go(func() {
+		defer func() {
+			rb.mu.Lock()
+			delete(rb.inflight, key)
+			rb.mu.Unlock()
+			close(ch)
+		}()
+		rb.slot <- struct{}{}
+		defer func() { <-rb.slot }()
+		if err := h.makeDelta(ctx, from, to); err != nil {
+			h.log.Warn("making agent release delta", "from", from[:12], "to", to[:12], "err", err)
+		}
+	})
+	return ch
+}
+
+// makeDelta stores the delta from one build to another when it is
+// smaller than the build compressed whole.
+func (h *Hub) makeDelta(ctx context.Context, from, to string) error {
+	if _, err := h.store.GetReleaseBlob(ctx, deltaKey(from, to)); err == nil {
+		return nil
+	}
+	old, err := h.releaseBinary(ctx, from)
+	if err != nil {
+		return err
+	}
+	newZ, err := h.store.GetReleaseBlob(ctx, gzipKey(to))
+	if err != nil {
+		return fmt.Errorf("loading agent release %.12s: %w", to, err)
+	}
+	new, err := gunzip(newZ)
+	if err != nil {
+		return err
+	}
+	patch, err := bindelta.Diff(old, new)
+	if err != nil {
+		return err
+	}
+	if len(patch) >= len(newZ) {
+		h.releaseBytes.mu.Lock()
+		h.releaseBytes.noGain[deltaKey(from, to)] = true
+		h.releaseBytes.mu.Unlock()
+		h.log.Info("agent release delta no smaller than the build", "from", from[:12], "to", to[:12], "delta", len(patch), "gzip", len(newZ))
+		return nil
+	}
+	if err := h.store.PutReleaseBlob(ctx, deltaKey(from, to), patch); err != nil {
+		return fmt.Errorf("storing agent release delta: %w", err)
+	}
+	h.log.Info("agent release delta made", "from", from[:12], "to", to[:12], "bytes", len(patch), "gzip", len(newZ))
+	return nil
+}
+
+func (h *Hub) releaseBinary(ctx context.Context, digest string) ([]byte, error) {
+	z, err := h.store.GetReleaseBlob(ctx, gzipKey(digest))
+	if err != nil {
+		return nil, fmt.Errorf("loading agent release %.12s: %w", digest, err)
+	}
+	return gunzip(z)
+}
+
+func gunzip(z []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing agent release: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, wire.MaxReleaseSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing agent release: %w", err)
+	}
+	return b, nil
+}
+
+// ReleaseDownload is the bytes of the agent release a cluster's manifest
+// names (digest): a delta from the build the agent runs (from) when the
+// hub holds that build, else the build compressed whole. encoding is
+// wire.ReleaseDelta or wire.ReleaseGzip.
+func (h *Hub) ReleaseDownload(ctx context.Context, clusterID, digest, from string) (data []byte, encoding string, err error) {
+	m, err := h.store.GetManifest(ctx, clusterID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, "", fmt.Errorf("loading manifest: %w", err)
+	}
+	if m.Agent != digest {
+		return nil, "", errorf(NotFound, "agent release %.12s is not the one this cluster's manifest names", digest)
+	}
+	if from != "" && from != digest && h.knownBuild(ctx, from, digest) {
+		if d, err := h.releaseBlob(ctx, deltaKey(from, digest)); err == nil {
+			return d, wire.ReleaseDelta, nil
+		}
+		select {
+		case <-h.startDelta(ctx, from, digest):
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		}
+		if d, err := h.releaseBlob(ctx, deltaKey(from, digest)); err == nil {
+			return d, wire.ReleaseDelta, nil
+		}
+	}
+	z, err := h.releaseBlob(ctx, gzipKey(digest))
+	if err != nil {
+		return nil, "", fmt.Errorf("loading agent release %.12s: %w", digest, err)
+	}
+	return z, wire.ReleaseGzip, nil
+}
+
+// knownBuild reports whether from is a build of the same arch as to that
+// the hub holds.
+func (h *Hub) knownBuild(ctx context.Context, from, to string) bool {
+	rs, err := h.store.ListReleases(ctx)
+	if err != nil {
+		return false
+	}
+	arch := map[string]string{}
+	for _, r := range rs {
+		arch[r.Digest] = r.Arch
+	}
+	return arch[from] != "" && arch[from] == arch[to]
+}
