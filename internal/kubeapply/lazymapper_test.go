@@ -76,7 +76,7 @@ func newTestMapper(t *testing.T, docs map[string]string) (*lazyMapper, *discover
 	s := &discoveryServer{docs: docs}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	d, err := newDiscoverer(&rest.Config{Host: srv.URL}, srv.Client())
+	d, err := newDiscoverer(&rest.Config{Host: srv.URL, QPS: -1}, srv.Client()) // no client rate limit
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,4 +195,30 @@ func TestResolverWrapsUnknownKind(t *testing.T) {
 	if !errors.Is(err, ErrUnknownKind) {
 		t.Errorf("error %v does not wrap ErrUnknownKind", err)
 	}
+}
+
+// TestLazyMapperConcurrent maps and resets from several goroutines at once,
+// as an apply and the drift watches do (run it with -race).
+func TestLazyMapperConcurrent(t *testing.T) {
+	m, _ := newTestMapper(t, map[string]string{"/api/v1": coreV1Doc, "/apis/apps": appsDoc, "/apis/apps/v1": appsV1Doc})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if i == 0 {
+					m.ResetWithContext(ctx)
+				}
+				if _, err := m.RESTMappingWithContext(ctx, schema.GroupKind{Group: "apps", Kind: "Deployment"}); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := m.RESTMappingWithContext(ctx, schema.GroupKind{Kind: "ConfigMap"}, "v1"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
