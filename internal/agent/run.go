@@ -2,14 +2,17 @@ package agent
 
 import (
 	"context"
+	"os"
 
 	"flotilla.io/flotilla/internal/kubeapply"
 )
 
 // RunCluster runs an agent against the cluster a kubeconfig names (the
 // in-cluster config when kubeconfig is empty), applying with kubeapply.
-// Both agent binaries start here; opts.Applier is set by it.
+// Both agent binaries start here; opts.Applier is set by it, and the
+// collector's target is lowered unless GOGC sets it (see tuneGC).
 func RunCluster(ctx context.Context, kubeconfig, userAgent string, opts Options) error {
+	tuneGC(os.Getenv)
 	cfg, err := kubeapply.LoadConfig(kubeconfig, userAgent)
 	if err != nil {
 		return err

@@ -13,12 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 )
 
 // Options configures an Applier.
@@ -56,8 +53,8 @@ type Applier struct {
 	log       *slog.Logger
 	dynamic   dynamic.Interface
 	metadata  metadata.Interface
-	discovery discovery.DiscoveryInterface
-	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	discovery *discoverer
+	mapper    *lazyMapper
 }
 
 // Set is one bundle's objects; Name is the bundle name (DNS label, <=63 chars).
@@ -110,9 +107,9 @@ func New(cfg *rest.Config, opts Options) (*Applier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating metadata client: %w", err)
 	}
-	disc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
+	disc, err := newDiscoverer(cfg, httpClient)
 	if err != nil {
-		return nil, fmt.Errorf("creating discovery client: %w", err)
+		return nil, err
 	}
 	return &Applier{
 		opts:      opts,
@@ -120,7 +117,7 @@ func New(cfg *rest.Config, opts Options) (*Applier, error) {
 		dynamic:   dyn,
 		metadata:  md,
 		discovery: disc,
-		mapper:    restmapper.NewDeferredDiscoveryRESTMapperWithContext(memory.NewMemCacheClientWithContext(disc)),
+		mapper:    newLazyMapper(disc),
 	}, nil
 }
 

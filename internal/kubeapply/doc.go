@@ -7,6 +7,8 @@
 // outside its set under a field manager of the bundle's own.
 //
 // It talks to the cluster through the dynamic and metadata clients and a
-// discovery-backed RESTMapper only: no typed clientsets, no informers, no
-// caches of whole kinds, so an agent on a small edge box stays small.
+// RESTMapper that discovers only the group versions its objects name, with
+// plain JSON requests: no typed clientsets or scheme, no informers, no
+// caches of whole kinds or of the whole discovery, so an agent on a small
+// edge box stays small.
 package kubeapply

@@ -38,19 +38,13 @@ const factsPageSize = 50
 // the first node, in list order, that reports them.
 func (a *Applier) Facts(ctx context.Context) (ClusterFacts, error) {
 	var f ClusterFacts
-	v, err := a.discovery.ServerVersion()
+	v, err := a.discovery.serverVersion(ctx)
 	if err != nil {
-		return f, fmt.Errorf("reading server version: %w", err)
+		return f, err
 	}
 	f.KubernetesVersion = v.GitVersion
-	groups, err := a.discovery.ServerGroups()
-	if err != nil {
-		return f, fmt.Errorf("listing API groups: %w", err)
-	}
-	for _, g := range groups.Groups {
-		for _, gv := range g.Versions {
-			f.APIVersions = append(f.APIVersions, gv.GroupVersion)
-		}
+	if f.APIVersions, err = a.discovery.groupVersions(ctx); err != nil {
+		return f, err
 	}
 	slices.Sort(f.APIVersions)
 	if err := a.nodeFacts(ctx, &f); err != nil {

@@ -6,15 +6,14 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/restmapper"
 )
 
 // resolver maps kinds to resources for one operation. The shared discovery
 // cache never refreshes by itself once filled, so a miss refreshes it, at
 // most once per operation: an unknown kind in every apply must not cost a
-// full discovery every time.
+// rediscovery every time.
 type resolver struct {
-	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	mapper    *lazyMapper
 	refreshed bool
 }
 
