@@ -53,8 +53,8 @@ type DriftEvent struct {
 	Deleted bool
 	// Interrupted says that the kind of Ref cannot be watched now: a list
 	// or watch failed and is tried again. Changes to its members are not
-	// seen until the watch lists again (then an event for the whole kind
-	// follows).
+	// seen until the watch is back (resumed, it delivers them; listed
+	// again, an event for the whole kind follows).
 	Interrupted bool
 }
 
@@ -208,6 +208,9 @@ func (w *driftWatch) watchKind(ctx context.Context, gvr schema.GroupVersionResou
 	for ctx.Err() == nil {
 		if rv == "" {
 			list, err := r.List(ctx, metav1.ListOptions{LabelSelector: LabelPartOf, Limit: 1})
+			if err == nil && list.ResourceVersion == "" {
+				err = errors.New("list without a resource version")
+			}
 			if err != nil {
 				w.interrupted(ctx, gk, err)
 				pause(ctx, watchRetry)
