@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,9 +28,12 @@ type Applier interface {
 	Delete(ctx context.Context, name string) error
 	Sets(ctx context.Context) ([]string, error)
 	Health(ctx context.Context, set kubeapply.Set) (kubeapply.Health, error)
-	// Watch calls fn for changes to the sets' members until ctx ends.
-	Watch(ctx context.Context, sets []kubeapply.WatchSet, fn func(kubeapply.DriftEvent))
+	// Watch calls fn for changes to the members of the sets watched holds,
+	// following it, until ctx ends.
+	Watch(ctx context.Context, watched *kubeapply.Watched, fn func(kubeapply.DriftEvent))
 	Drifted(ctx context.Context, set kubeapply.Set, refs []kubeapply.ObjectRef, ignore []kubeapply.IgnoreRule) ([]kubeapply.Drift, error)
+	// Restore applies again the members of an applied set that refs name.
+	Restore(ctx context.Context, set kubeapply.Set, refs []kubeapply.ObjectRef) (kubeapply.Result, error)
 	Facts(ctx context.Context) (kubeapply.ClusterFacts, error)
 }
 
@@ -95,6 +99,10 @@ type Agent struct {
 	refusalAtLoad bool
 	// drift holds the members changed by others, by bundle, not yet checked.
 	drift map[string][]kubeapply.ObjectRef
+	// unguarded holds, by bundle, the members a watch may have missed
+	// changes to (whole kinds whose watch was interrupted) and those whose
+	// check failed: checked at the next resync.
+	unguarded map[string][]kubeapply.ObjectRef
 }
 
 // New returns an Agent.
@@ -257,22 +265,58 @@ func (a *Agent) wake() {
 	}
 }
 
-// noteDrift queues a change seen by the watch for the reconcile loop.
+// noteDrift queues a change seen by the watch for the reconcile loop, or,
+// when the watch was interrupted, the kind it could not watch for the
+// next resync.
 func (a *Agent) noteDrift(ev kubeapply.DriftEvent) {
-	a.mu.Lock()
-	if a.drift == nil {
-		a.drift = map[string][]kubeapply.ObjectRef{}
+	if ev.Interrupted {
+		a.recheckLater(ev.Set, []kubeapply.ObjectRef{ev.Ref})
+		return
 	}
-	a.drift[ev.Set] = append(a.drift[ev.Set], ev.Ref)
+	a.mu.Lock()
+	a.drift = addRefs(a.drift, ev.Set, []kubeapply.ObjectRef{ev.Ref})
 	a.mu.Unlock()
 	a.wake()
 }
 
-// takeDrift returns and clears the queued changes.
-func (a *Agent) takeDrift() map[string][]kubeapply.ObjectRef {
+// recheckLater queues members of a bundle for a check at the next resync.
+func (a *Agent) recheckLater(bundle string, refs []kubeapply.ObjectRef) {
+	a.mu.Lock()
+	a.unguarded = addRefs(a.unguarded, bundle, refs)
+	a.mu.Unlock()
+}
+
+// takeDrift returns and clears the queued changes; with resync, also the
+// members queued for the resync.
+func (a *Agent) takeDrift(resync bool) map[string][]kubeapply.ObjectRef {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	d := a.drift
 	a.drift = nil
+	if resync {
+		for name, refs := range a.unguarded {
+			d = addRefs(d, name, refs)
+		}
+		a.unguarded = nil
+	}
 	return d
+}
+
+// addRefs adds refs to m[name], leaving out those already covered; nil
+// refs (the whole set) are kept as one zero ref.
+func addRefs(m map[string][]kubeapply.ObjectRef, name string, refs []kubeapply.ObjectRef) map[string][]kubeapply.ObjectRef {
+	if m == nil {
+		m = map[string][]kubeapply.ObjectRef{}
+	}
+	if len(refs) == 0 {
+		refs = []kubeapply.ObjectRef{{}}
+	}
+	have := m[name]
+	for _, r := range refs {
+		if !slices.ContainsFunc(have, func(h kubeapply.ObjectRef) bool { return h.Covers(r) }) {
+			have = append(have, r)
+		}
+	}
+	m[name] = have
+	return m
 }

@@ -169,10 +169,11 @@ func (h *fakeHub) lastReport() (wire.StatusReport, bool) {
 	return h.reps[len(h.reps)-1], true
 }
 
-// fakeApplier records what it is asked to apply.
+// fakeApplier records what it is asked to apply and to assess.
 type fakeApplier struct {
-	mu      sync.Mutex // guards applied
+	mu      sync.Mutex // guards the following
 	applied map[string][]string
+	health  map[string]int // Health calls by set
 }
 
 func (f *fakeApplier) Apply(_ context.Context, set kubeapply.Set) (kubeapply.Result, error) {
@@ -193,12 +194,28 @@ func (f *fakeApplier) Delete(context.Context, string) error { return nil }
 
 func (f *fakeApplier) Sets(context.Context) ([]string, error) { return nil, nil }
 
-func (f *fakeApplier) Health(context.Context, kubeapply.Set) (kubeapply.Health, error) {
+func (f *fakeApplier) Health(_ context.Context, set kubeapply.Set) (kubeapply.Health, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.health == nil {
+		f.health = map[string]int{}
+	}
+	f.health[set.Name]++
 	return kubeapply.Health{Ready: true}, nil
 }
 
-func (f *fakeApplier) Watch(ctx context.Context, _ []kubeapply.WatchSet, _ func(kubeapply.DriftEvent)) {
+func (f *fakeApplier) healthChecks(set string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.health[set]
+}
+
+func (f *fakeApplier) Watch(ctx context.Context, _ *kubeapply.Watched, _ func(kubeapply.DriftEvent)) {
 	<-ctx.Done()
+}
+
+func (f *fakeApplier) Restore(context.Context, kubeapply.Set, []kubeapply.ObjectRef) (kubeapply.Result, error) {
+	return kubeapply.Result{}, nil
 }
 
 func (f *fakeApplier) Drifted(context.Context, kubeapply.Set, []kubeapply.ObjectRef, []kubeapply.IgnoreRule) ([]kubeapply.Drift, error) {
@@ -225,6 +242,12 @@ func configMap(name, value string) map[string]any {
 
 func startAgent(t *testing.T, dir string, ap Applier) {
 	t.Helper()
+	t.Cleanup(startAgentStoppable(t, dir, ap))
+}
+
+// startAgentStoppable starts an agent and returns what stops it (once).
+func startAgentStoppable(t *testing.T, dir string, ap Applier) func() {
+	t.Helper()
 	a, err := New(Options{StateDir: dir, Applier: ap, Resync: time.Hour, PollTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +255,7 @@ func startAgent(t *testing.T, dir string, ap Applier) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
+	return sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("agent Run: %v", err)
@@ -366,10 +389,24 @@ func TestAgentReconcilesFromDiskWithoutHub(t *testing.T) {
 	}
 
 	hub.srv.Close() // the hub is gone
+	// Applied as it is before the restart: the agent reads its health
+	// (the drift watch checks its members) and applies nothing.
 	second := &fakeApplier{}
-	startAgent(t, dir, second)
-	eventually(t, "apply from the kept manifest", func() bool { return len(second.names("b")) == 1 })
-	if got := second.names("b")[0]; got != "kept" {
+	stop := startAgentStoppable(t, dir, second)
+	eventually(t, "health of the kept manifest", func() bool { return second.healthChecks("b") > 0 })
+	stop()
+	if got := second.names("b"); got != nil {
+		t.Errorf("applied %q again although it was applied as it is", got)
+	}
+
+	// Without the record of what was applied, it applies from disk.
+	if err := os.Remove(filepath.Join(dir, statusFile)); err != nil {
+		t.Fatal(err)
+	}
+	third := &fakeApplier{}
+	startAgent(t, dir, third)
+	eventually(t, "apply from the kept manifest", func() bool { return len(third.names("b")) == 1 })
+	if got := third.names("b")[0]; got != "kept" {
 		t.Errorf("applied %q from disk, want kept", got)
 	}
 }

@@ -2,45 +2,24 @@ package agent
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	"flotilla.io/flotilla/internal/kubeapply"
 	"flotilla.io/flotilla/internal/wire"
 )
 
-// watch (re)starts the drift watch over the applied bundles of d when the
-// generation changed. Paused bundles and bundles the hub failed to render
-// are not watched: nothing of theirs is enforced.
-func (a *Agent) watch(ctx context.Context, r *reconciler, d *desired) {
-	if r.watching == d.manifest.Generation && r.stopWatch != nil {
-		return
-	}
-	if r.stopWatch != nil {
-		r.stopWatch()
-		r.watchers.Wait()
-	}
-	var sets []kubeapply.WatchSet
-	for _, b := range d.manifest.Bundles {
-		if b.Paused || b.Error != "" {
-			continue
-		}
-		if set, err := decodeSet(d, b); err == nil {
-			sets = append(sets, kubeapply.WatchSetOf(set))
-		}
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	r.watching, r.stopWatch = d.manifest.Generation, cancel
-	r.watchers.Go(func() { a.opts.Applier.Watch(wctx, sets, a.noteDrift) })
-}
-
-// checkDrift checks the members the watch reported, per bundle: it
-// corrects drift by applying the bundle again, or, when the bundle's drift
-// policy says not to, records it so the bundle reports Modified.
+// checkDrift checks the members the watch reported, per bundle (a ref
+// without a name stands for a whole kind, the zero ref for the whole
+// set): it corrects drift by applying the drifted members again, or, when
+// the bundle's drift policy says not to, records it so the bundle reports
+// Modified. What could not be checked or corrected is checked again at
+// the next resync.
 func (a *Agent) checkDrift(ctx context.Context, r *reconciler, d *desired, drift map[string][]kubeapply.ObjectRef) {
 	for name, refs := range drift {
 		b, ok := bundleOf(d, name)
 		if !ok || b.Paused || b.Error != "" || r.stateOf(name) == wire.StatePending || r.stateOf(name) == wire.StateErrApplied {
-			continue
+			continue // not enforced, or the next apply pass takes it whole
 		}
 		set, err := decodeSet(d, b)
 		if err != nil {
@@ -48,18 +27,16 @@ func (a *Agent) checkDrift(ctx context.Context, r *reconciler, d *desired, drift
 		}
 		if slices.Contains(refs, kubeapply.ObjectRef{}) {
 			refs = nil // the whole set
-			clear(r.modified[name])
 		}
 		drifts, err := a.opts.Applier.Drifted(ctx, set, refs, ignoreRules(b.Drift))
 		if err != nil {
 			a.log.Warn("checking drift failed", "bundle", name, "err", err)
-			r.retry = true
+			a.recheckLater(name, refs)
 			continue
 		}
 		m := r.modified[name]
-		for _, ref := range refs {
-			delete(m, refKey(ref))
-		}
+		before := maps.Clone(m)
+		maps.DeleteFunc(m, func(ref kubeapply.ObjectRef, _ string) bool { return covered(refs, ref) })
 		if len(drifts) == 0 {
 			continue
 		}
@@ -68,26 +45,33 @@ func (a *Agent) checkDrift(ctx context.Context, r *reconciler, d *desired, drift
 			continue
 		}
 		if m == nil {
-			m = map[string]string{}
+			m = map[kubeapply.ObjectRef]string{}
 			r.modified[name] = m
 		}
 		for _, dr := range drifts {
-			m[refKey(dr.Ref)] = dr.Reason
+			m[unversioned(dr.Ref)] = dr.Reason
 		}
-		a.log.Info("drift found, not corrected by policy", "bundle", name, "objects", len(drifts))
+		if !maps.Equal(before, m) {
+			// Said once per change: a resync finds the same drift again.
+			a.log.Info("drift found, not corrected by policy", "bundle", name, "objects", len(drifts))
+		}
 	}
 }
 
-// correct applies the set again: server-side apply puts back what others
-// changed or deleted, and touches nothing that did not drift.
+// correct applies the drifted members again: server-side apply puts back
+// what others changed or deleted, and nothing else of the set is written.
 func (a *Agent) correct(ctx context.Context, r *reconciler, set kubeapply.Set, drifts []kubeapply.Drift) {
-	res, err := a.opts.Applier.Apply(ctx, set)
+	refs := make([]kubeapply.ObjectRef, len(drifts))
+	for i, dr := range drifts {
+		refs[i] = dr.Ref
+	}
+	res, err := a.opts.Applier.Restore(ctx, set, refs)
 	if err == nil {
 		err = res.Err()
 	}
 	if err != nil {
 		a.log.Warn("correcting drift failed", "bundle", set.Name, "err", err)
-		r.retry = true
+		a.recheckLater(set.Name, refs)
 		return
 	}
 	a.log.Info("drift corrected", "bundle", set.Name, "objects", len(drifts), "first", drifts[0].Ref.String(), "reason", drifts[0].Reason)
@@ -96,6 +80,16 @@ func (a *Agent) correct(ctx context.Context, r *reconciler, set kubeapply.Set, d
 			r.states[i] = a.health(ctx, set, st)
 		}
 	}
+}
+
+// covered reports whether refs cover ref; nil refs cover everything.
+func covered(refs []kubeapply.ObjectRef, ref kubeapply.ObjectRef) bool {
+	return refs == nil || slices.ContainsFunc(refs, func(r kubeapply.ObjectRef) bool { return r.Covers(ref) })
+}
+
+func unversioned(r kubeapply.ObjectRef) kubeapply.ObjectRef {
+	r.Version = ""
+	return r
 }
 
 func (r *reconciler) stateOf(name string) string {

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/sets"
 )
 
 // IgnoreRule excludes fields, by JSON pointer (RFC 6901), of the objects it
@@ -35,37 +34,21 @@ type Drift struct {
 	Reason string
 }
 
-// Drifted checks the members of set named by refs (every member when refs
-// is empty) against the cluster. It compares what matters: a server-side
-// apply dry run of the set's object (as this applier's field manager,
-// forced) against the live object. They differ exactly when applying would
-// change something the set sets, so fields others own and server defaults
-// never count as drift. Fields named by a matching ignore rule are removed
-// from both sides first. A deleted member is drift. Release namespaces are
-// not members: their drift is not checked (the next apply restores them).
+// Drifted checks the members of set that refs cover (every member when
+// refs is empty; see ObjectRef.Covers) against the cluster. It compares
+// what matters: a server-side apply dry run of the set's object (as this
+// applier's field manager, forced) against the live object. They differ
+// exactly when applying would change something the set sets, so fields
+// others own and server defaults never count as drift. Fields named by a
+// matching ignore rule are removed from both sides first. A deleted member
+// is drift. Release namespaces are not members: their drift is not checked
+// (the next apply restores them). It only reads: a GET and a dry run per
+// member checked.
 func (a *Applier) Drifted(ctx context.Context, set Set, refs []ObjectRef, ignore []IgnoreRule) ([]Drift, error) {
 	if err := validateSetName(set.Name); err != nil {
 		return nil, err
 	}
-	want := sets.New[objKey]()
-	for _, r := range refs {
-		want.Insert(r.key())
-	}
-	items := prepare(set.Objects, ApplySetID(set.Name, a.opts.ParentNamespace))
-	res := &resolver{mapper: a.mapper}
-	var picked []*item
-	for _, it := range items {
-		if it.err != nil || it.release || (len(refs) > 0 && !want.Has(it.ref.key())) {
-			continue
-		}
-		m, err := res.mapping(ctx, it.ref.GroupKind(), it.ref.Version)
-		if err != nil {
-			continue // applying reports it
-		}
-		if it.resolve(m); it.err == nil {
-			picked = append(picked, it)
-		}
-	}
+	picked := a.members(ctx, set, refs)
 	out := make([]*Drift, len(picked))
 	var g errgroup.Group
 	g.SetLimit(a.opts.Concurrency)
@@ -89,6 +72,44 @@ func (a *Applier) Drifted(ctx context.Context, set Set, refs []ObjectRef, ignore
 		}
 	}
 	return drifts, nil
+}
+
+// members prepares and resolves the members of set that refs cover (all
+// when refs is empty), matched as the cluster names them: a cluster-scoped
+// object's stray namespace is dropped first. Members that cannot be
+// prepared or mapped are left out: applying reports them.
+func (a *Applier) members(ctx context.Context, set Set, refs []ObjectRef) []*item {
+	items := prepare(set.Objects, ApplySetID(set.Name, a.opts.ParentNamespace))
+	res := &resolver{mapper: a.mapper}
+	var picked []*item
+	for _, it := range items {
+		if it.err != nil || it.release || !coveredBy(refs, ObjectRef{Group: it.ref.Group, Kind: it.ref.Kind}) {
+			continue // not even of a kind refs name
+		}
+		m, err := res.mapping(ctx, it.ref.GroupKind(), it.ref.Version)
+		if err != nil {
+			continue
+		}
+		if it.resolve(m); it.err == nil && coveredBy(refs, it.ref) {
+			picked = append(picked, it)
+		}
+	}
+	return picked
+}
+
+// coveredBy reports whether one of refs covers ref, or, when ref has no
+// name, names an object of its kind. Everything is covered when refs is
+// empty.
+func coveredBy(refs []ObjectRef, ref ObjectRef) bool {
+	if len(refs) == 0 {
+		return true
+	}
+	for _, r := range refs {
+		if r.Covers(ref) || (ref.Name == "" && r.Group == ref.Group && r.Kind == ref.Kind) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Applier) driftOf(ctx context.Context, it *item, ignore []IgnoreRule) (*Drift, error) {

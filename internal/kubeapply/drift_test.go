@@ -101,3 +101,26 @@ func TestKeptByPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestCoveredBy(t *testing.T) {
+	cm := ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "a"}
+	tests := []struct {
+		name string
+		refs []ObjectRef
+		ref  ObjectRef
+		want bool
+	}{
+		{"no refs: everything", nil, cm, true},
+		{"named", []ObjectRef{{Kind: "Secret"}, cm}, cm, true},
+		{"not named", []ObjectRef{{Kind: "Secret"}}, cm, false},
+		{"a kind some ref names an object of", []ObjectRef{cm}, ObjectRef{Kind: "ConfigMap"}, true},
+		{"a kind no ref names", []ObjectRef{cm}, ObjectRef{Kind: "Secret"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := coveredBy(tt.refs, tt.ref); got != tt.want {
+				t.Errorf("coveredBy(%v, %v) = %v, want %v", tt.refs, tt.ref, got, tt.want)
+			}
+		})
+	}
+}

@@ -153,6 +153,18 @@ func computeStatus(u *unstructured.Unstructured) (string, string) {
 	return string(r.Status), r.Message
 }
 
+// Missing returns the objects of the set the cluster does not hold (and
+// those of kinds it does not serve).
+func (h Health) Missing() []ObjectRef {
+	var out []ObjectRef
+	for _, o := range h.Objects {
+		if o.Status == string(status.NotFoundStatus) {
+			out = append(out, o.Ref)
+		}
+	}
+	return out
+}
+
 // severity ranks statuses for picking the worst object: a definite failure
 // first, then what is missing, what cannot be told, what is going away and
 // what is on its way.

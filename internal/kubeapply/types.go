@@ -30,6 +30,22 @@ func (r ObjectRef) GroupKind() schema.GroupKind {
 	return schema.GroupKind{Group: r.Group, Kind: r.Kind}
 }
 
+// Covers reports whether r names o, whatever API version each is written
+// at. A ref without a name stands for every object of its group and kind
+// (a whole kind, as a drift watch reports after it lists), and the zero
+// ref for every object.
+func (r ObjectRef) Covers(o ObjectRef) bool {
+	switch {
+	case r.Kind == "":
+		return true
+	case r.Group != o.Group || r.Kind != o.Kind:
+		return false
+	case r.Name == "":
+		return true
+	}
+	return r.Namespace == o.Namespace && r.Name == o.Name
+}
+
 // RefOf returns the reference of an object as written (its namespace is not
 // checked against the object's scope).
 func RefOf(obj *unstructured.Unstructured) ObjectRef {

@@ -60,3 +60,31 @@ func TestNewRejectsNilConfig(t *testing.T) {
 		t.Error("New(nil) returned no error")
 	}
 }
+
+func TestObjectRefCovers(t *testing.T) {
+	cm := ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "a"}
+	dep := ObjectRef{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ns", Name: "a"}
+	tests := []struct {
+		name string
+		ref  ObjectRef
+		obj  ObjectRef
+		want bool
+	}{
+		{"zero ref covers all", ObjectRef{}, dep, true},
+		{"same object", cm, cm, true},
+		{"other API version", ObjectRef{Version: "v2", Kind: "ConfigMap", Namespace: "ns", Name: "a"}, cm, true},
+		{"other name", ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "b"}, cm, false},
+		{"other namespace", ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "x", Name: "a"}, cm, false},
+		{"whole kind", ObjectRef{Kind: "ConfigMap"}, cm, true},
+		{"whole kind, other kind", ObjectRef{Kind: "ConfigMap"}, dep, false},
+		{"whole kind, other group", ObjectRef{Group: "example.com", Kind: "Deployment"}, dep, false},
+		{"an object does not cover its kind", cm, ObjectRef{Kind: "ConfigMap"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.ref.Covers(tt.obj); got != tt.want {
+				t.Errorf("%+v.Covers(%+v) = %v, want %v", tt.ref, tt.obj, got, tt.want)
+			}
+		})
+	}
+}
