@@ -96,7 +96,9 @@ func TestFleetLoop(t *testing.T) {
 	f.startAgent("prod", prod, f.token("prod"))
 
 	t.Run("targeted cluster converges, other gets nothing", func(t *testing.T) {
-		eventually(t, time.Minute, "dev to converge", func() error { return f.converged("dev") })
+		// Both bundles: a cluster that enrolls before the source's first
+		// fetch is Ready on an empty first generation.
+		eventually(t, time.Minute, "dev to converge on both bundles", func() error { return f.convergedOn("dev", 2) })
 		eventually(t, time.Minute, "prod to converge", func() error { return f.converged("prod") })
 		for _, check := range []func() error{
 			wantValue(devCS, "e2e-raw", "app-config", "color", "blue"),

@@ -185,6 +185,21 @@ func (f *fleet) converged(name string) error {
 	return nil
 }
 
+// convergedOn is converged with n bundles reported.
+func (f *fleet) convergedOn(name string, n int) error {
+	if err := f.converged(name); err != nil {
+		return err
+	}
+	c, err := f.cluster(name)
+	if err != nil {
+		return err
+	}
+	if len(c.Bundles) != n {
+		return fmt.Errorf("cluster %s reports %d bundles, want %d", name, len(c.Bundles), n)
+	}
+	return nil
+}
+
 func (f *fleet) bundle(name string) (wire.BundleInfo, error) {
 	bs, err := f.op.Bundles(context.Background())
 	if err != nil {
