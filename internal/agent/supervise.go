@@ -101,10 +101,24 @@ func (s *supervisor) run(ctx context.Context) error {
 		bin, onTrial := s.o.Binary, rec.Trial != nil
 		if onTrial {
 			bin = s.o.Binary + nextSuffix
+			if rec.Trial.Runs > 0 {
+				// A supervisor died during this trial: the release may
+				// have taken it down (a memory limit kills a container
+				// whole), so it is not started again.
+				s.rollBack(rec, fmt.Sprintf("release %s was on trial when the agent's supervisor died", rec.Trial.Version), time.Now())
+				continue
+			}
+			rec.Trial.Runs++
+			if err := rec.save(s.o.StateDir); err != nil {
+				s.log.Error("recording the start of the agent release's trial", "err", err)
+			}
 		}
 		started := time.Now()
 		code, healthy, err := s.runChild(ctx, bin, rec.Trial)
 		if ctx.Err() != nil {
+			if onTrial && !healthy {
+				s.resetTrial(rec.Trial.Digest)
+			}
 			return nil
 		}
 		switch {
@@ -253,6 +267,20 @@ func (s *supervisor) promote(tr trial) error {
 	}
 	s.log.Info("agent release promoted", "version", tr.Version, "from", tr.From, "after", time.Since(tr.Started).Round(time.Millisecond))
 	return nil
+}
+
+// resetTrial forgets that the release on trial was started, when the
+// supervisor is stopped in order during its trial (a restart, a drain):
+// the next start tries it again from the beginning.
+func (s *supervisor) resetTrial(digest string) {
+	rec, err := loadUpdateRecord(s.o.StateDir)
+	if err != nil || rec.Trial == nil || rec.Trial.Digest != digest {
+		return
+	}
+	rec.Trial.Runs = 0
+	if err := rec.save(s.o.StateDir); err != nil {
+		s.log.Error("recording the interrupted agent release's trial", "err", err)
+	}
 }
 
 // rollBack records the failure of the release on trial and removes it:

@@ -61,17 +61,20 @@ func TestSupervisor(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
+		name      string
 		release   string
+		runs      int
 		wantState string
 		wantMsg   string
 		promoted  bool
 	}{
-		{"healthy", wire.UpdateDone, "updated from v1", true},
-		{"crash", wire.UpdateFailed, "exited with status 2 before reporting healthy; back on v1", false},
-		{"hang", wire.UpdateFailed, "did not report healthy within 1s; back on v1", false},
+		{"healthy", "healthy", 0, wire.UpdateDone, "updated from v1", true},
+		{"crash", "crash", 0, wire.UpdateFailed, "exited with status 2 before reporting healthy; back on v1", false},
+		{"hang", "hang", 0, wire.UpdateFailed, "did not report healthy within 1s; back on v1", false},
+		{"supervisor died during the trial", "healthy", 1, wire.UpdateFailed, "was on trial when the agent's supervisor died; back on v1", false},
 	}
 	for _, tc := range tests {
-		t.Run(tc.release, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			bin := filepath.Join(dir, "flotilla-agent")
 			installed := exe
@@ -82,7 +85,7 @@ func TestSupervisor(t *testing.T) {
 			if err := os.WriteFile(bin+nextSuffix, release, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			rec := updateRecord{Trial: &trial{Version: "v2", Digest: wire.Hash(release), From: "v1", Started: time.Now()}}
+			rec := updateRecord{Trial: &trial{Version: "v2", Digest: wire.Hash(release), From: "v1", Started: time.Now(), Runs: tc.runs}}
 			if err := rec.save(dir); err != nil {
 				t.Fatal(err)
 			}

@@ -43,6 +43,10 @@ type trial struct {
 	// From is the version it replaces.
 	From    string    `json:"from"`
 	Started time.Time `json:"started"`
+	// Runs counts the supervisor's starts of the release: one that is
+	// still on trial at the next supervisor start took its supervisor
+	// down, and is rolled back without being started again.
+	Runs int `json:"runs,omitempty"`
 }
 
 // loadUpdateRecord reads the record; a missing one is empty. A corrupt one
