@@ -12,8 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -44,6 +42,7 @@ func run(ctx context.Context, args []string) error {
 		logLevel   string
 		showVer    bool
 		supervise  bool
+		installDir string
 		deadline   time.Duration
 	)
 	fs.StringVar(&opts.Token, "token", os.Getenv("FLOTILLA_TOKEN"), "bootstrap token from `flotilla token create` (first start only; default $FLOTILLA_TOKEN)")
@@ -54,6 +53,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&showVer, "version", false, "print the version and exit")
 	fs.BoolVar(&supervise, "supervise", false, "run the agent under a supervisor that updates it to the releases the hub names and rolls a failing one back")
+	fs.StringVar(&installDir, "install-dir", "", "with --supervise: a writable directory the agent's binary is copied to and updated in, for a binary that cannot be replaced (a container image's)")
 	fs.DurationVar(&deadline, "update-deadline", agent.DefaultUpdateDeadline, "with --supervise: how long a new release has to report healthy before it is rolled back")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -68,22 +68,23 @@ func run(ctx context.Context, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if supervise {
-		return superviseSelf(ctx, args, opts.StateDir, deadline, log)
+		return superviseSelf(ctx, args, agent.SuperviseOptions{StateDir: opts.StateDir, InstallDir: installDir, Deadline: deadline, Logger: log.With("role", "supervisor")})
+	}
+	if installDir != "" {
+		return errors.New("--install-dir needs --supervise")
 	}
 	opts.Logger = log
 	opts.Version = version
 	return agent.RunCluster(ctx, kubeconfig, "flotilla-agent/"+version, opts)
 }
 
-// superviseSelf runs this binary, less --supervise, as the supervised agent.
-func superviseSelf(ctx context.Context, args []string, stateDir string, deadline time.Duration, log *slog.Logger) error {
+// superviseSelf runs this binary, less the supervisor's flags, as the
+// supervised agent.
+func superviseSelf(ctx context.Context, args []string, o agent.SuperviseOptions) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the agent binary: %w", err)
 	}
-	child := slices.DeleteFunc(slices.Clone(args), func(a string) bool {
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		return strings.HasPrefix(a, "-") && name == "supervise"
-	})
-	return agent.Supervise(ctx, agent.SuperviseOptions{Binary: exe, Args: child, StateDir: stateDir, Deadline: deadline, Logger: log.With("role", "supervisor")})
+	o.Binary, o.Args = exe, agent.ChildArgs(args)
+	return agent.Supervise(ctx, o)
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +16,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 		opts       agent.Options
 		kubeconfig string
 		supervise  bool
+		installDir string
 		deadline   time.Duration
 	)
 	cmd := &cobra.Command{
@@ -34,11 +33,11 @@ func newAgentCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("finding the agent binary: %w", err)
 				}
-				child := slices.DeleteFunc(slices.Clone(os.Args[1:]), func(a string) bool {
-					name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-					return strings.HasPrefix(a, "-") && name == "supervise"
-				})
-				return agent.Supervise(cmd.Context(), agent.SuperviseOptions{Binary: exe, Args: child, StateDir: opts.StateDir, Deadline: deadline, Logger: log.With("role", "supervisor")})
+				return agent.Supervise(cmd.Context(), agent.SuperviseOptions{Binary: exe, Args: agent.ChildArgs(os.Args[1:]), StateDir: opts.StateDir,
+					InstallDir: installDir, Deadline: deadline, Logger: log.With("role", "supervisor")})
+			}
+			if installDir != "" {
+				return errors.New("--install-dir needs --supervise")
 			}
 			opts.Logger = log
 			opts.Version = version
@@ -55,6 +54,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	f.StringVar(&opts.StateDir, "state-dir", "/var/lib/flotilla/agent", "directory for identity, manifest and objects")
 	f.StringVar(&opts.Name, "name", "", "cluster name to enroll as (default: chosen by the hub)")
 	f.BoolVar(&supervise, "supervise", false, "run the agent under a supervisor that updates it to the releases the hub names and rolls a failing one back")
+	f.StringVar(&installDir, "install-dir", "", "with --supervise: a writable directory the agent's binary is copied to and updated in, for a binary that cannot be replaced (a container image's)")
 	f.DurationVar(&deadline, "update-deadline", agent.DefaultUpdateDeadline, "with --supervise: how long a new release has to report healthy before it is rolled back")
 	cmd.AddCommand(newAgentManifestCmd())
 	cmd.AddCommand(newReleaseCmd(g))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"text/template"
 )
@@ -26,7 +27,10 @@ type DeployOptions struct {
 // DeployManifest returns multi-document YAML: Namespace, ServiceAccount,
 // ClusterRole and binding, the token Secret and a one-replica Deployment
 // whose state lives on a hostPath, with requests and limits matching the
-// agent's budgets (30 MB steady, 40 MB peak).
+// agent's budgets (30 MB steady, 40 MB peak) plus its supervisor's. The
+// agent runs supervised from STATEDIR/bin, where the image's binary is
+// copied and its updates written (see Supervise and installShipped), so
+// it updates and rolls back in the pod as a systemd one does.
 func DeployManifest(o DeployOptions) ([]byte, error) {
 	if o.Token == "" {
 		return nil, errors.New("writing agent manifest: a bootstrap token is required")
@@ -43,16 +47,29 @@ func DeployManifest(o DeployOptions) ([]byte, error) {
 	if o.Image == "" {
 		o.Image = "ghcr.io/flotilla-io/flotilla-agent:latest"
 	}
+	o.StateDir = path.Clean(o.StateDir)
+	if !path.IsAbs(o.StateDir) {
+		return nil, fmt.Errorf("writing agent manifest: the state directory %q is not an absolute path on the node", o.StateDir)
+	}
 	var buf bytes.Buffer
-	if err := deployTemplate.Execute(&buf, o); err != nil {
+	if err := deployTemplate.Execute(&buf, deployData{o, path.Join(o.StateDir, "bin")}); err != nil {
 		return nil, fmt.Errorf("writing agent manifest: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
+// deployData is what the template reads.
+type deployData struct {
+	DeployOptions
+	// BinDir is the install dir on the node.
+	BinDir string
+}
+
 // The agent applies whatever bundles hold, cluster-wide, so its role is
 // cluster-admin-like by nature; Recreate keeps two agents from sharing
-// one state directory during a rollout.
+// one state directory during a rollout. The install dir is a hostPath of
+// its own so that the kubelet creates it: the supervisor refuses a
+// missing one rather than run from a path it invented.
 var deployTemplate = template.Must(template.New("deploy").Parse(`apiVersion: v1
 kind: Namespace
 metadata:
@@ -121,6 +138,8 @@ spec:
       - name: agent
         image: "{{.Image}}"
         args:
+        - --supervise
+        - --install-dir=/state/bin
         - --state-dir=/state{{if .Name}}
         - --name={{.Name}}{{end}}
         env:
@@ -134,18 +153,24 @@ spec:
         resources:
           requests:
             cpu: 20m
-            memory: 32Mi
+            memory: 40Mi
           limits:
-            memory: 48Mi
+            memory: 64Mi
         securityContext:
           allowPrivilegeEscalation: false
           readOnlyRootFilesystem: true
         volumeMounts:
         - name: state
           mountPath: /state
+        - name: bin
+          mountPath: /state/bin
       volumes:
       - name: state
         hostPath:
           path: {{.StateDir}}
+          type: DirectoryOrCreate
+      - name: bin
+        hostPath:
+          path: {{.BinDir}}
           type: DirectoryOrCreate
 `))

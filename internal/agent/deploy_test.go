@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"bytes"
@@ -20,7 +21,7 @@ func TestDeployManifest(t *testing.T) {
 		opts DeployOptions
 	}{
 		{"defaults", DeployOptions{Token: "flt1.aHR0cHM6Ly9odWI.abc.id.secret"}},
-		{"named", DeployOptions{Token: "flt1.x.y.z.w", Name: "truck-7", Image: "registry.local/flotilla-agent:v1", StateDir: "/data/flotilla"}},
+		{"named", DeployOptions{Token: "flt1.x.y.z.w", Name: "truck-7", Image: "registry.local/flotilla-agent:v1", StateDir: "/data/flotilla/"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,5 +64,8 @@ func TestDeployManifest(t *testing.T) {
 	}
 	if _, err := DeployManifest(DeployOptions{Token: "a\"b"}); err == nil {
 		t.Error("no error for a token that would break the YAML")
+	}
+	if _, err := DeployManifest(DeployOptions{Token: "t", StateDir: "var/lib/flotilla"}); err == nil || !strings.Contains(err.Error(), "absolute") {
+		t.Errorf("a relative state directory: %v, want an error saying it is not absolute", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +49,12 @@ type SuperviseOptions struct {
 	Binary string
 	// Args are the agent's arguments.
 	Args []string
+	// InstallDir, when set, is where the binary lives and updates are
+	// written, for a Binary that cannot be replaced (a container
+	// image's): the supervisor runs InstallDir/<name of Binary>, copied
+	// from Binary at start when InstallDir has none or Binary is a new
+	// build (see installShipped).
+	InstallDir string
 	// StateDir holds agent-update.json.
 	StateDir string
 	// Deadline is how long a release on trial has to report healthy;
@@ -80,6 +87,13 @@ func Supervise(ctx context.Context, o SuperviseOptions) error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.InstallDir != "" {
+		bin, err := installShipped(o.Binary, o.InstallDir, o.StateDir, o.Logger)
+		if err != nil {
+			return fmt.Errorf("installing the agent binary: %w", err)
+		}
+		o.Binary = bin
 	}
 	s := &supervisor{o: o, log: o.Logger}
 	return s.run(ctx)
@@ -244,11 +258,8 @@ func exitCode(cmd *exec.Cmd, err error) int {
 func (s *supervisor) promote(tr trial) error {
 	bin := s.o.Binary
 	dir := filepath.Dir(bin)
-	if err := os.Remove(bin + prevSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("removing the previous binary: %w", err)
-	}
-	if err := os.Link(bin, bin+prevSuffix); err != nil {
-		return fmt.Errorf("keeping the binary as %s: %w", filepath.Base(bin+prevSuffix), err)
+	if err := keepPrevious(bin); err != nil {
+		return err
 	}
 	if err := os.Rename(bin+nextSuffix, bin); err != nil {
 		return fmt.Errorf("replacing the binary: %w", err)
@@ -296,6 +307,31 @@ func (s *supervisor) rollBack(rec updateRecord, msg string, started time.Time) {
 	}
 	s.log.Error("agent release failed, rolled back", "version", tr.Version, "to", tr.From, "reason", msg,
 		"trialFor", time.Since(started).Round(time.Millisecond), "sinceHandOver", time.Since(tr.Started).Round(time.Millisecond))
+}
+
+// ChildArgs are the supervisor's arguments less those only it acts on
+// (--supervise, --install-dir and its value): the agent's arguments.
+func ChildArgs(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case !strings.HasPrefix(a, "-"):
+		case name == "supervise":
+			continue
+		case name == "install-dir":
+			if !hasValue {
+				i++ // its value is the next argument
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // supervision is what a supervised agent learns from its environment.

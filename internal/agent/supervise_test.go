@@ -17,7 +17,8 @@ import (
 // The supervisor tests run copies of this test binary as the agent: with
 // FLOTILLA_FAKE_AGENT set, TestMain plays the agent instead of testing.
 // The installed binary plays FLOTILLA_FAKE_AGENT, the release on trial
-// (BINARY.next) FLOTILLA_FAKE_RELEASE.
+// (BINARY.next) FLOTILLA_FAKE_RELEASE. With FLOTILLA_FAKE_LOG set, each
+// start appends the name and digest of the binary it runs to that file.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("FLOTILLA_FAKE_AGENT"); mode != "" {
 		if strings.HasSuffix(os.Args[0], nextSuffix) {
@@ -28,11 +29,25 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeAgent behaves as mode says, then exits.
+// fakeAgent behaves as mode says, then exits. In mode "update" it plays
+// an agent that installs a release (its own bytes and "release") the
+// first time, given the state directory as its argument; once an update
+// is recorded it plays "healthy".
 func fakeAgent(mode string) {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
+	if log := os.Getenv("FLOTILLA_FAKE_LOG"); log != "" {
+		logStart(log)
+	}
 	switch mode {
+	case "update":
+		if len(os.Args) < 2 {
+			os.Exit(4)
+		}
+		if rec, err := loadUpdateRecord(os.Args[1]); err == nil && rec.Trial == nil && rec.Last == nil {
+			os.Exit(fakeUpdate(os.Args[1]))
+		}
+		fallthrough
 	case "healthy":
 		supervisedFromEnv().healthy()
 		<-stop
@@ -47,10 +62,54 @@ func fakeAgent(mode string) {
 	os.Exit(3)
 }
 
+// logStart appends "NAME DIGEST" of the running binary to log.
+func logStart(log string) {
+	exe, err := os.Executable()
+	if err != nil {
+		os.Exit(5)
+	}
+	d, err := fileDigest(exe)
+	if err != nil {
+		os.Exit(5)
+	}
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		os.Exit(5)
+	}
+	fmt.Fprintf(f, "%s %.12s\n", filepath.Base(exe), d)
+	f.Close()
+}
+
+// fakeUpdate writes a release beside the supervised binary and records
+// it for trial, as the agent's update loop does; it returns the status
+// to exit with.
+func fakeUpdate(stateDir string) int {
+	sup := supervisedFromEnv()
+	exe, err := os.Executable()
+	if sup == nil || err != nil {
+		return 6
+	}
+	self, err := os.ReadFile(exe)
+	if err != nil {
+		return 6
+	}
+	release := append(self, "release"...)
+	if err := os.WriteFile(sup.binary+nextSuffix, release, 0o755); err != nil {
+		return 6
+	}
+	rec := updateRecord{Trial: &trial{Version: "v2", Digest: wire.Hash(release), From: "v1", Started: time.Now()}}
+	if err := rec.save(stateDir); err != nil {
+		return 6
+	}
+	return ExitUpdate
+}
+
 // TestSupervisor runs a release on trial that reports healthy, one that
 // crashes at start-up and one that hangs, as real processes: the first is
 // promoted, the others rolled back to the installed binary, which runs
-// on; each outcome is recorded for the agent to report.
+// on; each outcome is recorded for the agent to report. A release whose
+// trial a supervisor already began (and died during: a release over the
+// memory limit takes the whole container down) is rolled back unstarted.
 func TestSupervisor(t *testing.T) {
 	self, err := os.Executable()
 	if err != nil {
