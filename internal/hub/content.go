@@ -55,6 +55,19 @@ func refShape(b *strings.Builder, ref wire.BundleRef, renderKey string) {
 	b.WriteByte('\n')
 }
 
+// contentRefs returns the bundle refs manifest content holds.
+func (h *Hub) contentRefs(ctx context.Context, digest string) ([]wire.BundleRef, error) {
+	content, err := h.content(ctx, digest)
+	if err != nil {
+		return nil, err
+	}
+	var refs []wire.BundleRef
+	if err := json.Unmarshal(content, &refs); err != nil {
+		return nil, fmt.Errorf("decoding manifest content %.12s: %w", digest, err)
+	}
+	return refs, nil
+}
+
 // storeContent keeps content once by its digest.
 func (h *Hub) storeContent(ctx context.Context, digest string, content []byte) error {
 	h.mu.Lock()

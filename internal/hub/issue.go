@@ -117,11 +117,7 @@ type newManifest struct {
 // Renders the pass needs are started and awaited up to renderWait;
 // clusters still waiting for one are queued again when it ends. Only the
 // manifest worker calls it.
-func (h *Hub) recomputeAbove(ctx context.Context, clusters []store.Cluster, floors map[string]int64) error {
-	t, err := h.loadTargets(ctx)
-	if err != nil {
-		return err
-	}
+func (h *Hub) recomputeAbove(ctx context.Context, t targets, clusters []store.Cluster, floors map[string]int64) error {
 	heads, err := h.manifestHeads(ctx, clusters)
 	if err != nil {
 		return err
@@ -192,14 +188,9 @@ func (h *Hub) keepCurrent(ctx context.Context, r *resolvedRefs, digest string) (
 	if digest == "" {
 		return nil, false
 	}
-	content, err := h.content(ctx, digest)
+	current, err := h.contentRefs(ctx, digest)
 	if err != nil {
 		h.log.Warn("loading current manifest content", "digest", digest, "err", err)
-		return nil, false
-	}
-	var current []wire.BundleRef
-	if err := json.Unmarshal(content, &current); err != nil {
-		h.log.Warn("decoding current manifest content", "digest", digest, "err", err)
 		return nil, false
 	}
 	pending := make(map[int]bool, len(r.missing))

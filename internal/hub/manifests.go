@@ -260,17 +260,12 @@ func (h *Hub) Objects(ctx context.Context, clusterID string, hashes []string) (m
 	if err != nil {
 		return nil, fmt.Errorf("loading manifest: %w", err)
 	}
-	content, err := h.content(ctx, m.Digest)
+	bundles, err := h.contentRefs(ctx, m.Digest)
 	if err != nil {
 		return nil, err
 	}
-	var bundles []wire.BundleRef
-	if err := json.Unmarshal(content, &bundles); err != nil {
-		return nil, fmt.Errorf("decoding manifest content: %w", err)
-	}
-	man := wire.Manifest{Bundles: bundles}
 	allowed := map[string]bool{}
-	for _, b := range man.Bundles {
+	for _, b := range bundles {
 		for _, o := range b.Objects {
 			allowed[o] = true
 		}

@@ -125,10 +125,3 @@ func (q *workQueue) requeue(w work) {
 	q.mu.Unlock()
 	q.wake()
 }
-
-// pending reports whether anything is marked now (later marks aside).
-func (q *workQueue) pending() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.all || len(q.sources) > 0 || len(q.clusters) > 0
-}

@@ -47,7 +47,7 @@ func BenchmarkRecomputeAll(b *testing.B) {
 		for _, c := range cs {
 			floors[c.ID] = int64(1000 + i)
 		}
-		if err := h.recomputeAbove(ctx, cs, floors); err != nil {
+		if err := h.compute(ctx, work{clusters: floors}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -72,18 +72,13 @@ func newRenderCache(maxBytes int64, m *metrics) *renderCache {
 
 // get returns the cached render of id for bundle name, if any.
 func (c *renderCache) get(id renderID, name string) (rendered, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.byID[id]
-	if !ok {
+	r, ok := c.peek(id, name)
+	if ok {
+		c.metrics.cacheHits.Inc()
+	} else {
 		c.metrics.cacheMisses.Inc()
-		return rendered{}, false
 	}
-	c.metrics.cacheHits.Inc()
-	c.lru.MoveToFront(e)
-	r := e.Value.(*cacheEntry).r
-	c.summarizeLocked(name, id.commit, r)
-	return r, true
+	return r, ok
 }
 
 // peek is get without counting a hit or a miss: a pass looks again for

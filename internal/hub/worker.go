@@ -53,16 +53,20 @@ func (h *Hub) manifestLoop(ctx context.Context) {
 
 // compute recomputes the manifests w asks for.
 func (h *Hub) compute(ctx context.Context, w work) error {
-	cs, err := h.clustersFor(ctx, w)
+	t, err := h.loadTargets(ctx)
 	if err != nil {
 		return err
 	}
-	return h.recomputeAbove(ctx, cs, w.clusters)
+	cs, err := h.clustersFor(ctx, t, w)
+	if err != nil {
+		return err
+	}
+	return h.recomputeAbove(ctx, t, cs, w.clusters)
 }
 
 // clustersFor lists the clusters w names: every one, those its sources
 // target, and those it names by ID (gone ones are skipped).
-func (h *Hub) clustersFor(ctx context.Context, w work) ([]store.Cluster, error) {
+func (h *Hub) clustersFor(ctx context.Context, t targets, w work) ([]store.Cluster, error) {
 	if !w.all && len(w.sources) == 0 && len(w.clusters) <= fewClusters {
 		out := make([]store.Cluster, 0, len(w.clusters))
 		for id := range w.clusters {
@@ -83,12 +87,6 @@ func (h *Hub) clustersFor(ctx context.Context, w work) ([]store.Cluster, error) 
 	}
 	if w.all {
 		return all, nil
-	}
-	var t targets
-	if len(w.sources) > 0 {
-		if t, err = h.loadTargets(ctx); err != nil {
-			return nil, err
-		}
 	}
 	var out []store.Cluster
 	for _, c := range all {
