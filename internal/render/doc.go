@@ -10,6 +10,7 @@
 // (through helmrepo, cached by digest, under Options.Egress: public
 // addresses only unless allowed, bounded in time and size) and, when
 // explicitly allowed, remote Kustomize resources. It never contacts a
-// cluster, and ${ } value templates cannot read the hub's network,
-// environment, clock or randomness.
+// cluster, and ${ } value templates, which run inside the render (not in
+// Resolve), cannot read the hub's network, environment, clock or
+// randomness.
 package render

@@ -43,7 +43,9 @@ type Options struct {
 // rendered with Helm, then with Kustomize when kustomize.dir (or the
 // bundle directory) holds a kustomization, as Fleet post-renders; else a
 // kustomization is built; else every manifest file is read and
-// yaml.overlays applied. Failures located in a file are *Error. Objects
+// yaml.overlays applied. Helm values that are a ${ } template
+// (e.ValuesTemplate) are templated first, as part of the render, so under
+// its limits. Failures located in a file are *Error. Objects
 // and bytes are counted against opts.Limits while they are decoded, and a
 // render past one is refused with a *LimitError; the time limit is the
 // caller's (see Renderer).
@@ -65,6 +67,13 @@ func RenderEffective(ctx context.Context, root string, b bundle.Bundle, e Effect
 	}
 	b.Path = dir
 	b.Exclude = e.Exclude
+	if e.ValuesTemplate != nil {
+		v, err := templateValues(ctx, e.Values, *e.ValuesTemplate)
+		if err != nil {
+			return nil, errorf(path.Join(b.Path, "fleet.yaml"), 0, "%w", err)
+		}
+		e.Values, e.ValuesTemplate = v, nil
+	}
 	bg := newBudget(opts.Limits)
 	items, err := renderItems(ctx, c, b, e, opts, bg)
 	if err != nil {

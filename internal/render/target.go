@@ -50,8 +50,13 @@ type Effective struct {
 	// customization; Helm lays them over the chart's defaults) and, by
 	// Resolve, pre-processed for the cluster as Fleet does (see
 	// clusterValues): the contents of values files included, so that Key
-	// changes exactly when what Helm is given does.
+	// changes exactly when what Helm is given does. When ValuesTemplate
+	// is set they are still a ${ } template, which RenderEffective runs.
 	Values map[string]any `json:"values,omitempty"`
+	// ValuesTemplate is set when Values are a ${ } template still to run:
+	// it holds what the template reads of the cluster. The template runs
+	// in the render, under the render's limits, not in Resolve.
+	ValuesTemplate *ValuesTemplate `json:"valuesTemplate,omitempty"`
 	// ReleaseName is the Helm release name, set only when the bundle
 	// renders with Helm (nothing else reads it, and renders of other
 	// bundles then share keys across sources). Resolve sets
@@ -63,6 +68,21 @@ type Effective struct {
 	// the bundle renders with Helm (nothing else reads them).
 	KubeVersion string   `json:"kubeVersion,omitempty"`
 	APIVersions []string `json:"apiVersions,omitempty"`
+}
+
+// ValuesTemplate is what a ${ } template in Helm values reads of the
+// cluster: only that, so that clusters whose templates read alike share
+// a render (Key hashes it). Fields the template does not read are empty.
+// Its data also has .ClusterAnnotations and .ClusterValues (empty maps)
+// and .ClusterNamespace (empty): clusters carry no annotations, values or
+// namespace yet.
+type ValuesTemplate struct {
+	// ClusterName is the cluster's name, if the template reads it.
+	ClusterName string `json:"clusterName,omitempty"`
+	// ClusterLabels are the cluster's labels the template reads: those it
+	// names (.ClusterLabels.env), or all of them when it reads the map
+	// as a whole.
+	ClusterLabels map[string]string `json:"clusterLabels,omitempty"`
 }
 
 // UseBundleName makes the bundle's full name (Fleet's "<source>-<path>",
@@ -93,7 +113,9 @@ func (e Effective) Key() string {
 // Resolve picks the first target customization of b that matches t and
 // returns the effective options; skip is true when that customization
 // says doNotDeploy. It reads no files: the contents of valuesFiles come
-// from b.ValuesFiles, read when the bundle was discovered.
+// from b.ValuesFiles, read when the bundle was discovered. It runs no
+// ${ } template either: its cost is bounded by the bundle's size, and
+// templates run in RenderEffective (see Effective.ValuesTemplate).
 func Resolve(b bundle.Bundle, t Target) (eff Effective, skip bool, err error) {
 	opts := b.Options.DeploymentOptions
 	eff = Effective{Path: b.Path, Exclude: b.Exclude}
@@ -128,11 +150,11 @@ func Resolve(b bundle.Bundle, t Target) (eff Effective, skip bool, err error) {
 	if len(values) > 0 {
 		// Fleet pre-processes the values after merging them, so a value
 		// a later layer replaces is never substituted or templated.
-		v, err := clusterValues(values, opts.Helm, t)
+		v, tpl, err := clusterValues(values, opts.Helm, t)
 		if err != nil {
 			return Effective{}, false, err
 		}
-		eff.Values = v
+		eff.Values, eff.ValuesTemplate = v, tpl
 	}
 	eff.Options = opts
 	if usesHelm(b, opts) {

@@ -244,7 +244,7 @@ func TestResolveClusterValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eff, _, err := Resolve(parseBundle(t, "b", tt.fleet), tt.target)
+			got, err := resolvedValues(parseBundle(t, "b", tt.fleet), tt.target)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -254,7 +254,7 @@ func TestResolveClusterValues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, eff.Values); diff != "" {
+			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("values (-want +got):\n%s", diff)
 			}
 		})
@@ -296,7 +296,8 @@ func TestNameSensitive(t *testing.T) {
 }
 
 // TestValuesFiles checks that values files are pre-processed per cluster
-// like inline values, and what that does to render keys.
+// like inline values, and what that does to render keys: a template that
+// reads the name and one label is keyed by those alone.
 func TestValuesFiles(t *testing.T) {
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
@@ -339,7 +340,11 @@ func TestValuesFiles(t *testing.T) {
 	}
 	for _, tt := range values {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, resolve(tt.b, tt.target).Values); diff != "" {
+			got, err := resolvedValues(tt.b, tt.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("values (-want +got):\n%s", diff)
 			}
 		})

@@ -1,10 +1,19 @@
 package render
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Masterminds/sprig/v3"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"flotilla.io/flotilla/internal/bundle"
 )
 
 // TestHubBound keeps the refused list honest against the sprig in use:
@@ -46,7 +55,7 @@ func TestTemplateHubFunctions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fleet := "helm: {chart: c, values: {x: '" + tt.value + "'}}"
-			eff, _, err := Resolve(parseBundle(t, "b", fleet), Target{Name: "c1"})
+			got, err := resolvedValues(parseBundle(t, "b", fleet), Target{Name: "c1"})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -56,9 +65,187 @@ func TestTemplateHubFunctions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := eff.Values["x"]; got != tt.want {
-				t.Fatalf("x = %v, want %q", got, tt.want)
+			if got["x"] != tt.want {
+				t.Fatalf("x = %v, want %q", got["x"], tt.want)
 			}
 		})
+	}
+}
+
+// resolvedValues resolves b for tg and runs its values template as
+// RenderEffective does: the values Helm is given.
+func resolvedValues(b bundle.Bundle, tg Target) (map[string]any, error) {
+	eff, _, err := Resolve(b, tg)
+	if err != nil || eff.ValuesTemplate == nil {
+		return eff.Values, err
+	}
+	return templateValues(context.Background(), eff.Values, *eff.ValuesTemplate)
+}
+
+// TestTemplateInput checks what Resolve keeps of the cluster for a
+// values template, and that the template renders the same from that
+// alone as from the whole cluster.
+func TestTemplateInput(t *testing.T) {
+	target := Target{Name: "c1", Labels: map[string]string{"env": "dev", "region": "eu"}}
+	all := ValuesTemplate{ClusterName: "c1", ClusterLabels: target.Labels}
+	env := map[string]string{"env": "dev"}
+	tests := []struct {
+		name, tpl string
+		want      ValuesTemplate
+	}{
+		{"reads nothing", `${ "a" | upper }`, ValuesTemplate{}},
+		{"name", `${ .ClusterName }`, ValuesTemplate{ClusterName: "c1"}},
+		{"one label", `${ .ClusterLabels.env }`, ValuesTemplate{ClusterLabels: env}},
+		{"a label the cluster lacks", `${ .ClusterLabels.zone }`, ValuesTemplate{}},
+		{"constant fields", `${ .ClusterNamespace }${ len .ClusterAnnotations }`, ValuesTemplate{}},
+		{"labels by index", `${ index .ClusterLabels "env" }`, ValuesTemplate{ClusterLabels: target.Labels}},
+		{"labels as dot", `${ with .ClusterLabels }${ .env }${ end }`, ValuesTemplate{ClusterLabels: target.Labels}},
+		{"labels ranged", `${ range $k, $v := .ClusterLabels }${ $k }${ end }`, ValuesTemplate{ClusterLabels: target.Labels}},
+		{"labels in a chain", `${ (.ClusterLabels).env }`, ValuesTemplate{ClusterLabels: target.Labels}},
+		{"a variable", `${ $e := .ClusterLabels.env }${ $e }`, ValuesTemplate{ClusterLabels: env}},
+		{"root variable", `${ $.ClusterName }`, ValuesTemplate{ClusterName: "c1"}},
+		{"the whole data", `${ toJson . }`, all},
+		{"the whole data as $", `${ range until 1 }${ toJson $ }${ end }`, all},
+		{"branches", `${ if eq .ClusterLabels.env "dev" }x${ else }${ .ClusterName }${ end }`, ValuesTemplate{ClusterName: "c1", ClusterLabels: env}},
+		{"a defined template given the data", `${ define "n" }${ .ClusterLabels.env }${ end }${ template "n" . }`, all},
+		{"a defined template given a label", `${ define "n" }${ . }${ end }${ template "n" .ClusterLabels.env }`, all},
+		{"does not parse", `${ .ClusterName `, ValuesTemplate{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			values := map[string]any{"x": tt.tpl}
+			data, err := yaml.Marshal(values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := templateInput(string(data), target)
+			if diff := cmp.Diff(tt.want, *got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("input (-want +got):\n%s", diff)
+			}
+			want, wantErr := templateValues(context.Background(), values, all)
+			out, err := templateValues(context.Background(), values, *got)
+			if diff := cmp.Diff(errorText(wantErr), errorText(err)); diff != "" {
+				t.Errorf("error from the whole cluster and from the input (-whole +input):\n%s", diff)
+			}
+			if diff := cmp.Diff(want, out); diff != "" {
+				t.Errorf("values from the whole cluster and from the input (-whole +input):\n%s", diff)
+			}
+		})
+	}
+}
+
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// templateChart is a chart bundle whose ConfigMap shows helm values x.
+func templateChart(values string) map[string]string {
+	return map[string]string{
+		"app/fleet.yaml":        "helm:\n  values:\n" + values,
+		"app/Chart.yaml":        "apiVersion: v2\nname: tpl\nversion: 0.1.0\n",
+		"app/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tpl\ndata:\n  x: {{ .Values.x | quote }}\n",
+	}
+}
+
+// TestValuesTemplateShared checks that templating in the render keeps
+// renders shared: clusters that give the template the same input have
+// one key, and the render gives each the templated values.
+func TestValuesTemplateShared(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, templateChart("    x: ${ .ClusterLabels.env | upper }-${ len .ClusterAnnotations }\n"))
+	b := findBundle(t, root, "app")
+	a := Target{Name: "a", Labels: map[string]string{"env": "dev", "fact": "1"}}
+	same := Target{Name: "b", Labels: map[string]string{"env": "dev", "fact": "2"}}
+	other := Target{Name: "c", Labels: map[string]string{"env": "prod"}}
+	keys := map[string]string{}
+	for _, tg := range []Target{a, same, other} {
+		eff, _, err := Resolve(b, tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eff.ValuesTemplate == nil || eff.Values["x"] != "${ .ClusterLabels.env | upper }-${ len .ClusterAnnotations }" {
+			t.Fatalf("%s: Resolve templated the values: %v, %+v", tg.Name, eff.Values, eff.ValuesTemplate)
+		}
+		keys[tg.Name] = eff.Key()
+		objs, err := RenderEffective(context.Background(), root, b, eff, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := strings.ToUpper(tg.Labels["env"]) + "-0"
+		if got, _, _ := unstructured.NestedString(objs[0].Object, "data", "x"); got != want {
+			t.Errorf("%s: x = %q, want %q", tg.Name, got, want)
+		}
+	}
+	if keys["a"] != keys["b"] {
+		t.Errorf("clusters with the same env label and other names do not share a render")
+	}
+	if keys["a"] == keys["c"] {
+		t.Errorf("clusters with other env labels share a render")
+	}
+}
+
+// TestValuesTemplateLimits checks that a values template runs in the
+// render, not in Resolve, and cannot write much there.
+func TestValuesTemplateLimits(t *testing.T) {
+	tests := []struct {
+		name, x string
+		err     string // in the render's error
+	}{
+		{"output", `${ range until 40 }${ repeat 1048576 "x" }${ end }`, `the template writes more than 32 MiB, the most a helm.values template may write`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, templateChart("    x: '"+tt.x+"'\n"))
+			b := findBundle(t, root, "app")
+			eff, _, err := Resolve(b, Target{Name: "c1"})
+			if err != nil {
+				t.Fatalf("Resolve: %v", err)
+			}
+			if eff.ValuesTemplate == nil || eff.Values["x"] != tt.x {
+				t.Fatalf("Resolve templated the values: %v", eff.Values)
+			}
+			_, err = InProcess{}.Render(context.Background(), root, b, eff)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("Render: %v", err)
+				}
+				return
+			}
+			var re *Error
+			if !errors.As(err, &re) || re.File != "app/fleet.yaml" || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("Render error = %v, want app/fleet.yaml: ... %s", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestValuesTemplateTimeout checks that a values template that loops for
+// hours is the render's to stop: Resolve returns at once, the render
+// ends at its time limit, and the template at its next write.
+func TestValuesTemplateTimeout(t *testing.T) {
+	const loop = `${ range until 1000000 }${ range until 1000000 }x${ end }${ end }`
+	root := t.TempDir()
+	writeFiles(t, root, templateChart("    x: '"+loop+"'\n"))
+	b := findBundle(t, root, "app")
+	eff, _, err := Resolve(b, Target{Name: "c1"})
+	if err != nil || eff.ValuesTemplate == nil {
+		t.Fatalf("Resolve: %v, template %v", err, eff.ValuesTemplate)
+	}
+	r := InProcess{Options: Options{Limits: Limits{Timeout: 50 * time.Millisecond}}}
+	_, err = r.Render(context.Background(), root, b, eff)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Flag != FlagRenderTimeout {
+		t.Fatalf("Render error = %v, want the timeout", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = templateValues(ctx, eff.Values, *eff.ValuesTemplate)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("templating with a canceled context: %v, want context.Canceled", err)
 	}
 }
