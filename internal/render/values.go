@@ -17,9 +17,14 @@ import (
 // clusterLabelPrefix marks a Helm value Fleet replaces with a cluster label.
 const clusterLabelPrefix = "global.fleet.clusterLabels."
 
-// maxBuiltBytes is the most a values template may write: as many bytes
-// as one file of a checkout.
-const maxBuiltBytes = bundle.MaxFileBytes
+// What a values template may build: its output, and the result of any
+// one call of a function that builds (see cappedBuilders), hold at most
+// as many bytes as one file of a checkout; a list, as many numbers as
+// fill those bytes.
+const (
+	maxBuiltBytes = bundle.MaxFileBytes
+	maxBuiltItems = bundle.MaxFileBytes / 8
+)
 
 // clusterValues gives one cluster's Helm values (helm.values and the
 // contents of helm.valuesFiles, merged), as Fleet pre-processes them

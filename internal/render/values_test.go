@@ -3,6 +3,7 @@ package render
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -188,12 +189,20 @@ func TestValuesTemplateShared(t *testing.T) {
 }
 
 // TestValuesTemplateLimits checks that a values template runs in the
-// render, not in Resolve, and cannot write much there.
+// render, not in Resolve, and cannot build or write much there.
 func TestValuesTemplateLimits(t *testing.T) {
 	tests := []struct {
 		name, x string
 		err     string // in the render's error
 	}{
+		{"repeat", `${ len (repeat 200000000 "x") }`, `error calling repeat: 200000000 copies of a 1-byte string would be more than 32 MiB, the most a helm.values template function may build`},
+		{"until", `${ len (until 100000000) }`, `error calling until: 100000000 numbers would be more than 4194304, the most a helm.values template function may build`},
+		{"untilStep", `${ len (untilStep 0 100000000 1) }`, `error calling untilStep: 100000000 numbers would be more than 4194304`},
+		{"untilStep overflowing", `${ len (untilStep 0 9223372036854775807 4611686018427387904) }`, ""},
+		{"seq", `${ len (seq 100000000) }`, `error calling seq: 100000000 numbers would be more than 4194304`},
+		{"indent", `${ len (indent 200000000 "x") }`, `error calling indent: 200000000 spaces on each of 1 lines would be more than 32 MiB`},
+		{"nindent", `${ len (nindent 20000000 "a\nb") }`, `error calling nindent: 20000000 spaces on each of 2 lines would be more than 32 MiB`},
+		{"replace", `${ len (replace "" (repeat 10000 "y") (repeat 10000 "x")) }`, `error calling replace: 10001 replacements 10000 bytes longer in a 10000-byte string would be more than 32 MiB`},
 		{"output", `${ range until 40 }${ repeat 1048576 "x" }${ end }`, `the template writes more than 32 MiB, the most a helm.values template may write`},
 	}
 	for _, tt := range tests {
@@ -247,5 +256,38 @@ func TestValuesTemplateTimeout(t *testing.T) {
 	_, err = templateValues(ctx, eff.Values, *eff.ValuesTemplate)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("templating with a canceled context: %v, want context.Canceled", err)
+	}
+}
+
+// TestCappedBuilders checks that the capped builders return what sprig's
+// do below their caps.
+func TestCappedBuilders(t *testing.T) {
+	sprigs, capped := sprig.TxtFuncMap(), cappedBuilders()
+	calls := []struct {
+		fn   string
+		args []any
+	}{
+		{"repeat", []any{3, "ab"}}, {"repeat", []any{0, "ab"}}, {"repeat", []any{5, ""}},
+		{"indent", []any{2, "a\nb\n"}}, {"indent", []any{0, "a"}}, {"nindent", []any{4, "a\n\nb"}},
+		{"replace", []any{"a", "xyz", "banana"}}, {"replace", []any{"", "-", "héllo"}}, {"replace", []any{"an", "", "banana"}},
+		{"until", []any{5}}, {"until", []any{-3}}, {"until", []any{0}},
+		{"untilStep", []any{0, 10, 3}}, {"untilStep", []any{10, 0, -4}}, {"untilStep", []any{0, 10, -1}}, {"untilStep", []any{3, 3, 1}},
+		{"seq", []any{}}, {"seq", []any{3}}, {"seq", []any{-2}}, {"seq", []any{2, 5}}, {"seq", []any{5, 2}},
+		{"seq", []any{1, 2, 9}}, {"seq", []any{9, -3, 1}}, {"seq", []any{9, 3, 1}}, {"seq", []any{1, 2, 3, 4}},
+	}
+	for _, c := range calls {
+		args := make([]reflect.Value, len(c.args))
+		for i, a := range c.args {
+			args[i] = reflect.ValueOf(a)
+		}
+		want := reflect.ValueOf(sprigs[c.fn]).Call(args)[0].Interface()
+		out := reflect.ValueOf(capped[c.fn]).Call(args)
+		if err, _ := out[1].Interface().(error); err != nil {
+			t.Errorf("%s %v: %v", c.fn, c.args, err)
+			continue
+		}
+		if diff := cmp.Diff(want, out[0].Interface()); diff != "" {
+			t.Errorf("%s %v (-sprig +capped):\n%s", c.fn, c.args, diff)
+		}
 	}
 }
