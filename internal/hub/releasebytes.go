@@ -156,7 +156,7 @@ func (h *Hub) makeDelta(ctx context.Context, from, to string) error {
 	if err != nil {
 		return fmt.Errorf("loading agent release %.12s: %w", to, err)
 	}
-	new, err := gunzip(newZ)
+	new, err := gunzip(newZ, wire.MaxReleaseSize)
 	if err != nil {
 		return err
 	}
@@ -183,17 +183,22 @@ func (h *Hub) releaseBinary(ctx context.Context, digest string) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("loading agent release %.12s: %w", digest, err)
 	}
-	return gunzip(z)
+	return gunzip(z, wire.MaxReleaseSize)
 }
 
-func gunzip(z []byte) ([]byte, error) {
+// gunzip decompresses a build, refusing one of more than limit bytes
+// rather than cutting it short.
+func gunzip(z []byte, limit int64) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(z))
 	if err != nil {
 		return nil, fmt.Errorf("decompressing agent release: %w", err)
 	}
-	b, err := io.ReadAll(io.LimitReader(zr, wire.MaxReleaseSize+1))
+	b, err := io.ReadAll(io.LimitReader(zr, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("decompressing agent release: %w", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("decompressing agent release: more than %d bytes", limit)
 	}
 	return b, nil
 }
