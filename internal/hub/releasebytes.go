@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/singleflight"
+
 	"flotilla.io/flotilla/internal/bindelta"
 	"flotilla.io/flotilla/internal/store"
 	"flotilla.io/flotilla/internal/wire"
@@ -45,6 +47,8 @@ type releaseBytes struct {
 	slot chan struct{}
 	// making counts the goroutines making deltas, which Run waits for.
 	making sync.WaitGroup
+	// loads reads a blob the cache lacks once for all who ask at once.
+	loads singleflight.Group
 
 	mu sync.Mutex // guards the following
 	// inflight holds a channel per delta being made, closed when done.
@@ -60,32 +64,65 @@ func newReleaseBytes() *releaseBytes {
 	return &releaseBytes{slot: make(chan struct{}, 1), inflight: map[string]chan struct{}{}, cache: map[string][]byte{}, noGain: map[string]bool{}}
 }
 
-// blob returns a blob from the cache or the store.
+// releaseBlob returns a blob from the cache or the store. Requests that
+// miss at once share one read: a fleet asks for the same build together.
 func (h *Hub) releaseBlob(ctx context.Context, key string) ([]byte, error) {
 	rb := h.releaseBytes
-	rb.mu.Lock()
-	b, ok := rb.cache[key]
-	rb.mu.Unlock()
-	if ok {
+	if b, ok := rb.cachedBlob(key); ok {
 		return b, nil
 	}
-	b, err := h.store.GetReleaseBlob(ctx, key)
-	if err != nil {
-		return nil, err
+	// Not under ctx: one agent leaving must not fail those that share its
+	// read, and each of them stops waiting when it leaves.
+	load := context.WithoutCancel(ctx)
+	res := rb.loads.DoChan(key, func() (any, error) {
+		if b, ok := rb.cachedBlob(key); ok { // a read that just ended
+			return b, nil
+		}
+		b, err := h.store.GetReleaseBlob(load, key)
+		if err != nil {
+			return nil, err
+		}
+		rb.keep(key, b)
+		return b, nil
+	})
+	select {
+	case r := <-res:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.([]byte), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
+}
+
+func (rb *releaseBytes) cachedBlob(key string) ([]byte, bool) {
 	rb.mu.Lock()
 	defer rb.mu.Unlock()
-	for k, v := range rb.cache { // evict at random until it fits
+	b, ok := rb.cache[key]
+	return b, ok
+}
+
+// keep caches a blob read from the store, evicting others at random until
+// it fits; a blob larger than the whole cache is not kept.
+func (rb *releaseBytes) keep(key string, b []byte) {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if old, ok := rb.cache[key]; ok {
+		delete(rb.cache, key)
+		rb.cached -= len(old)
+	}
+	if len(b) > releaseCacheBytes {
+		return
+	}
+	for k, v := range rb.cache {
 		if rb.cached+len(b) <= releaseCacheBytes {
 			break
 		}
 		delete(rb.cache, k)
 		rb.cached -= len(v)
 	}
-	if len(b) <= releaseCacheBytes {
-		rb.cache[key], rb.cached = b, rb.cached+len(b)
-	}
-	return b, nil
+	rb.cache[key], rb.cached = b, rb.cached+len(b)
 }
 
 // prepareDeltas starts making deltas to r from the newest builds of its
