@@ -252,10 +252,14 @@ func (h *Hub) ReleaseDownload(ctx context.Context, clusterID, digest, from strin
 	if m.Agent != digest {
 		return nil, "", errorf(NotFound, "agent release %.12s is not the one this cluster's manifest names", digest)
 	}
-	if from != "" && from != digest && h.knownBuild(ctx, from, digest) {
+	if from != "" && from != digest {
+		// A delta is only ever made between two builds the hub holds:
+		// one found needs no look at the list.
 		if d, err := h.releaseBlob(ctx, deltaKey(from, digest)); err == nil {
 			return d, wire.ReleaseDelta, nil
 		}
+	}
+	if from != "" && from != digest && h.knownBuild(ctx, from, digest) {
 		select {
 		case <-h.startDelta(ctx, from, digest):
 		case <-ctx.Done():

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"flotilla.io/flotilla/internal/store"
+	"flotilla.io/flotilla/internal/wire"
 )
 
 // TestGunzipRefusesOversize: a build that decompresses to more than the
@@ -28,31 +29,46 @@ func TestGunzipRefusesOversize(t *testing.T) {
 	}
 }
 
-// gatedBlobs is a store whose release blob reads wait for a gate and are
-// counted.
-type gatedBlobs struct {
+// releaseStore is a store that counts release blob reads and release
+// lists; blob reads wait for gate unless it is nil.
+type releaseStore struct {
 	store.Store
-	gate  chan struct{}
-	reads atomic.Int32
+	gate         chan struct{}
+	reads, lists atomic.Int32
 }
 
-func (s *gatedBlobs) GetReleaseBlob(ctx context.Context, key string) ([]byte, error) {
+func (s *releaseStore) GetReleaseBlob(ctx context.Context, key string) ([]byte, error) {
 	s.reads.Add(1)
-	<-s.gate
+	if s.gate != nil {
+		<-s.gate
+	}
 	return s.Store.GetReleaseBlob(ctx, key)
+}
+
+func (s *releaseStore) ListReleases(ctx context.Context) ([]store.Release, error) {
+	s.lists.Add(1)
+	return s.Store.ListReleases(ctx)
+}
+
+// newReleaseTestHub returns a hub over a releaseStore.
+func newReleaseTestHub(t *testing.T) (*Hub, *releaseStore) {
+	t.Helper()
+	rs := &releaseStore{}
+	h, _ := newTestHubWith(t, &dirFetcher{}, func(o *Options) {
+		rs.Store = o.Store
+		o.Store = rs
+	})
+	return h, rs
 }
 
 // TestReleaseBlobMissesShareOneRead: clusters that miss the cache at once
 // wait for one store read, and the cache counts the blob once.
 func TestReleaseBlobMissesShareOneRead(t *testing.T) {
 	ctx := context.Background()
-	gated := &gatedBlobs{gate: make(chan struct{})}
-	h, db := newTestHubWith(t, &dirFetcher{}, func(o *Options) {
-		gated.Store = o.Store
-		o.Store = gated
-	})
+	h, gated := newReleaseTestHub(t)
+	gated.gate = make(chan struct{})
 	blob := bytes.Repeat([]byte("z"), 9<<10)
-	if err := db.PutReleaseBlob(ctx, gzipKey("d1"), blob); err != nil {
+	if err := gated.PutReleaseBlob(ctx, gzipKey("d1"), blob); err != nil {
 		t.Fatal(err)
 	}
 	const clusters = 10
@@ -107,5 +123,26 @@ func TestReleaseCacheStaysBounded(t *testing.T) {
 	}
 	if _, ok := rb.cache["huge"]; ok {
 		t.Error("a blob larger than the cache was kept")
+	}
+}
+
+// TestReleaseDownloadServesAStoredDeltaFirst: a delta the hub holds is
+// served without listing the releases.
+func TestReleaseDownloadServesAStoredDeltaFirst(t *testing.T) {
+	ctx := context.Background()
+	h, rs := newReleaseTestHub(t)
+	from, to := wire.Hash([]byte("v1")), wire.Hash([]byte("v2"))
+	if err := rs.PutManifests(ctx, []store.Manifest{{ClusterID: "c1", Generation: 1, Signed: []byte("{}"), Digest: "content", Agent: to}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.PutReleaseBlob(ctx, deltaKey(from, to), []byte("patch")); err != nil {
+		t.Fatal(err)
+	}
+	b, enc, err := h.ReleaseDownload(ctx, "c1", to, from)
+	if err != nil || enc != wire.ReleaseDelta || string(b) != "patch" {
+		t.Fatalf("download = %q, %s, %v; want the delta", b, enc, err)
+	}
+	if n := rs.lists.Load(); n != 0 {
+		t.Errorf("%d release lists to serve a stored delta, want 0", n)
 	}
 }
