@@ -19,7 +19,9 @@ import (
 
 // Release bytes are blobs in the store: "gzip/<digest>" holds a build
 // compressed whole, "delta/<from>/<to>" a bindelta patch between two
-// builds of one arch. Deltas are made at push, from the newest
+// builds of one arch, "nogain/<from>/<to>" why that delta was not kept
+// (no smaller than the build, or it could not be made), so that it is
+// not made again after a restart. Deltas are made at push, from the newest
 // maxDeltaBases builds before it, one at a time (a delta of a 26 MB agent
 // takes ~15 s and ~400 MiB), and on demand when an agent runs an older
 // build the hub holds.
@@ -30,8 +32,9 @@ const (
 	releaseCacheBytes = 96 << 20
 )
 
-func gzipKey(digest string) string    { return "gzip/" + digest }
-func deltaKey(from, to string) string { return "delta/" + from + "/" + to }
+func gzipKey(digest string) string     { return "gzip/" + digest }
+func deltaKey(from, to string) string  { return "delta/" + from + "/" + to }
+func noGainKey(from, to string) string { return "nogain/" + from + "/" + to }
 func deltaFrom(key, to string) (string, bool) {
 	rest, ok := strings.CutPrefix(key, "delta/")
 	if !ok {
@@ -56,7 +59,7 @@ type releaseBytes struct {
 	// cache holds blobs by key, cached bytes in total.
 	cache  map[string][]byte
 	cached int
-	// noGain holds the deltas made that were no smaller than the build.
+	// noGain holds the deltas known not to be kept (see noGainKey).
 	noGain map[string]bool
 }
 
@@ -170,6 +173,9 @@ func (h *Hub) startDelta(ctx context.Context, from, to string) <-chan struct{} {
 			rb.mu.Unlock()
 			close(ch)
 		}()
+		if h.deltaSettled(ctx, from, to) {
+			return
+		}
 		rb.slot <- struct{}{}
 		defer func() { <-rb.slot }()
 		if err := h.makeDelta(ctx, from, to); err != nil {
@@ -179,32 +185,39 @@ func (h *Hub) startDelta(ctx context.Context, from, to string) <-chan struct{} {
 	return ch
 }
 
-// makeDelta stores the delta from one build to another when it is
-// smaller than the build compressed whole.
-func (h *Hub) makeDelta(ctx context.Context, from, to string) error {
-	if _, err := h.store.GetReleaseBlob(ctx, deltaKey(from, to)); err == nil {
-		return nil
+// deltaSettled reports whether the delta from one build to another is
+// stored, or known not to be kept: nothing to make, nothing to wait for.
+func (h *Hub) deltaSettled(ctx context.Context, from, to string) bool {
+	if _, err := h.store.GetReleaseBlob(ctx, noGainKey(from, to)); err == nil {
+		rb := h.releaseBytes
+		rb.mu.Lock()
+		rb.noGain[deltaKey(from, to)] = true
+		rb.mu.Unlock()
+		return true
 	}
-	old, err := h.releaseBinary(ctx, from)
+	_, err := h.store.GetReleaseBlob(ctx, deltaKey(from, to))
+	return err == nil
+}
+
+// makeDelta stores the delta from one build to another when it is
+// smaller than the build compressed whole, and a no-gain marker when it
+// is not or cannot be made from the builds stored (which will not change).
+func (h *Hub) makeDelta(ctx context.Context, from, to string) error {
+	oldZ, err := h.store.GetReleaseBlob(ctx, gzipKey(from))
 	if err != nil {
-		return err
+		return fmt.Errorf("loading agent release %.12s: %w", from, err)
 	}
 	newZ, err := h.store.GetReleaseBlob(ctx, gzipKey(to))
 	if err != nil {
 		return fmt.Errorf("loading agent release %.12s: %w", to, err)
 	}
-	new, err := gunzip(newZ, wire.MaxReleaseSize)
+	patch, err := diffBuilds(oldZ, newZ)
 	if err != nil {
-		return err
-	}
-	patch, err := bindelta.Diff(old, new)
-	if err != nil {
+		h.markNoGain(ctx, from, to, err.Error())
 		return err
 	}
 	if len(patch) >= len(newZ) {
-		h.releaseBytes.mu.Lock()
-		h.releaseBytes.noGain[deltaKey(from, to)] = true
-		h.releaseBytes.mu.Unlock()
+		h.markNoGain(ctx, from, to, fmt.Sprintf("delta of %d bytes, build of %d gzipped", len(patch), len(newZ)))
 		h.log.Info("agent release delta no smaller than the build", "from", from[:12], "to", to[:12], "delta", len(patch), "gzip", len(newZ))
 		return nil
 	}
@@ -215,12 +228,29 @@ func (h *Hub) makeDelta(ctx context.Context, from, to string) error {
 	return nil
 }
 
-func (h *Hub) releaseBinary(ctx context.Context, digest string) ([]byte, error) {
-	z, err := h.store.GetReleaseBlob(ctx, gzipKey(digest))
+// diffBuilds is the bindelta patch between two gzipped builds.
+func diffBuilds(oldZ, newZ []byte) ([]byte, error) {
+	old, err := gunzip(oldZ, wire.MaxReleaseSize)
 	if err != nil {
-		return nil, fmt.Errorf("loading agent release %.12s: %w", digest, err)
+		return nil, err
 	}
-	return gunzip(z, wire.MaxReleaseSize)
+	new, err := gunzip(newZ, wire.MaxReleaseSize)
+	if err != nil {
+		return nil, err
+	}
+	return bindelta.Diff(old, new)
+}
+
+// markNoGain records that the delta from one build to another is not
+// kept, in memory and in the store (for the next hub to start).
+func (h *Hub) markNoGain(ctx context.Context, from, to, why string) {
+	rb := h.releaseBytes
+	rb.mu.Lock()
+	rb.noGain[deltaKey(from, to)] = true
+	rb.mu.Unlock()
+	if err := h.store.PutReleaseBlob(ctx, noGainKey(from, to), []byte(why)); err != nil {
+		h.log.Warn("storing agent release no-gain marker", "from", from[:12], "to", to[:12], "err", err)
+	}
 }
 
 // gunzip decompresses a build, refusing one of more than limit bytes

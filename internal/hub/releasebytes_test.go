@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,10 +36,19 @@ type releaseStore struct {
 	store.Store
 	gate         chan struct{}
 	reads, lists atomic.Int32
+
+	mu sync.Mutex // guards the following
+	// builds counts the reads of whole builds.
+	builds int
 }
 
 func (s *releaseStore) GetReleaseBlob(ctx context.Context, key string) ([]byte, error) {
 	s.reads.Add(1)
+	if strings.HasPrefix(key, "gzip/") {
+		s.mu.Lock()
+		s.builds++
+		s.mu.Unlock()
+	}
 	if s.gate != nil {
 		<-s.gate
 	}
@@ -144,5 +154,53 @@ func TestReleaseDownloadServesAStoredDeltaFirst(t *testing.T) {
 	}
 	if n := rs.lists.Load(); n != 0 {
 		t.Errorf("%d release lists to serve a stored delta, want 0", n)
+	}
+}
+
+// TestNoGainDeltaIsNotMadeAgain: a delta no smaller than the build, or
+// one that cannot be made from the builds stored, is not made again, not
+// even by a hub started later over the same store.
+func TestNoGainDeltaIsNotMadeAgain(t *testing.T) {
+	ctx := context.Background()
+	random := func(seed uint64) []byte {
+		b := make([]byte, 64<<10)
+		r := rand.New(rand.NewPCG(seed, seed))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	h, rs := newReleaseTestHub(t)
+	v1, v2, v3 := wire.Hash([]byte("v1")), wire.Hash([]byte("v2")), wire.Hash([]byte("v3"))
+	for digest, build := range map[string][]byte{v1: random(1), v2: random(2)} {
+		z, err := gzipBest(build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rs.PutReleaseBlob(ctx, gzipKey(digest), z); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// v3 is not gzip: no delta to it can be made.
+	if err := rs.PutReleaseBlob(ctx, gzipKey(v3), []byte("not gzip")); err != nil {
+		t.Fatal(err)
+	}
+	pairs := [][2]string{{v1, v2}, {v1, v3}}
+	for _, p := range pairs {
+		<-h.startDelta(ctx, p[0], p[1])
+		if _, err := rs.GetReleaseBlob(ctx, noGainKey(p[0], p[1])); err != nil {
+			t.Errorf("no marker for the delta %.6s→%.6s: %v", p[0], p[1], err)
+		}
+	}
+	restarted, rs2 := newReleaseTestHub(t)
+	rs2.Store = rs.Store
+	for _, p := range pairs {
+		<-restarted.startDelta(ctx, p[0], p[1])
+	}
+	if rs2.builds != 0 {
+		t.Errorf("the restarted hub read %d builds to remake deltas known not to help", rs2.builds)
+	}
+	if _, err := rs.GetReleaseBlob(ctx, deltaKey(v1, v2)); err == nil {
+		t.Error("a delta no smaller than the build was kept")
 	}
 }
