@@ -50,6 +50,10 @@ type releaseBytes struct {
 	slot chan struct{}
 	// making counts the goroutines making deltas, which Run waits for.
 	making sync.WaitGroup
+	// stop is closed when Run ends: deltas not begun are dropped (an
+	// agent that waited for one gets the whole build).
+	stop     chan struct{}
+	stopOnce sync.Once
 	// loads reads a blob the cache lacks once for all who ask at once.
 	loads singleflight.Group
 
@@ -64,7 +68,7 @@ type releaseBytes struct {
 }
 
 func newReleaseBytes() *releaseBytes {
-	return &releaseBytes{slot: make(chan struct{}, 1), inflight: map[string]chan struct{}{}, cache: map[string][]byte{}, noGain: map[string]bool{}}
+	return &releaseBytes{slot: make(chan struct{}, 1), stop: make(chan struct{}), inflight: map[string]chan struct{}{}, cache: map[string][]byte{}, noGain: map[string]bool{}}
 }
 
 // releaseBlob returns a blob from the cache or the store. Requests that
@@ -149,8 +153,8 @@ func (h *Hub) prepareDeltas(ctx context.Context, r store.Release) error {
 }
 
 // startDelta makes the delta from one build to another in the
-// background, unless it exists or is being made; the returned channel is
-// closed when it is done.
+// background, unless it exists, is being made, or the hub is stopping;
+// the returned channel is closed when it is done.
 func (h *Hub) startDelta(ctx context.Context, from, to string) <-chan struct{} {
 	rb := h.releaseBytes
 	key := deltaKey(from, to)
@@ -160,12 +164,11 @@ func (h *Hub) startDelta(ctx context.Context, from, to string) <-chan struct{} {
 		return ch
 	}
 	ch := make(chan struct{})
-	if rb.noGain[key] {
+	if rb.noGain[key] || rb.stopped() {
 		close(ch)
 		return ch
 	}
 	rb.inflight[key] = ch
-	ctx = context.WithoutCancel(ctx) // an agent or operator leaving must not fail the others
 	rb.making.Go(func() {
 		defer func() {
 			rb.mu.Lock()
@@ -173,16 +176,55 @@ func (h *Hub) startDelta(ctx context.Context, from, to string) <-chan struct{} {
 			rb.mu.Unlock()
 			close(ch)
 		}()
+		// An agent or operator leaving must not fail the others; the
+		// hub stopping ends it.
+		ctx, cancel := rb.untilStop(context.WithoutCancel(ctx))
+		defer cancel()
 		if h.deltaSettled(ctx, from, to) {
 			return
 		}
-		rb.slot <- struct{}{}
-		defer func() { <-rb.slot }()
-		if err := h.makeDelta(ctx, from, to); err != nil {
+		select {
+		case rb.slot <- struct{}{}:
+			defer func() { <-rb.slot }()
+		case <-ctx.Done():
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err := h.makeDelta(ctx, from, to); err != nil && !errors.Is(err, context.Canceled) {
 			h.log.Warn("making agent release delta", "from", from[:12], "to", to[:12], "err", err)
 		}
 	})
 	return ch
+}
+
+// stopDeltas drops the deltas not begun and refuses new ones; Run calls
+// it as it ends.
+func (rb *releaseBytes) stopDeltas() {
+	rb.stopOnce.Do(func() { close(rb.stop) })
+}
+
+func (rb *releaseBytes) stopped() bool {
+	select {
+	case <-rb.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// untilStop is ctx, cancelled when the deltas stop.
+func (rb *releaseBytes) untilStop(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-rb.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // deltaSettled reports whether the delta from one build to another is
@@ -212,6 +254,9 @@ func (h *Hub) makeDelta(ctx context.Context, from, to string) error {
 		return fmt.Errorf("loading agent release %.12s: %w", to, err)
 	}
 	patch, err := diffBuilds(oldZ, newZ)
+	// The work is done (bindelta cannot be stopped): keep it even when
+	// the hub is stopping.
+	ctx = context.WithoutCancel(ctx)
 	if err != nil {
 		h.markNoGain(ctx, from, to, err.Error())
 		return err

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"flotilla.io/flotilla/internal/store"
 	"flotilla.io/flotilla/internal/wire"
@@ -202,5 +203,88 @@ func TestNoGainDeltaIsNotMadeAgain(t *testing.T) {
 	}
 	if _, err := rs.GetReleaseBlob(ctx, deltaKey(v1, v2)); err == nil {
 		t.Error("a delta no smaller than the build was kept")
+	}
+}
+
+// TestStopDropsQueuedDeltas: the hub stops without waiting for the deltas
+// queued behind the one being made; an agent waiting for one of them gets
+// the whole build, and no delta begins once the hub stopped.
+func TestStopDropsQueuedDeltas(t *testing.T) {
+	ctx := context.Background()
+	h, rs := newReleaseTestHub(t)
+	var digests []string
+	for i := range 4 {
+		build := []byte(fmt.Sprintf("build %d", i))
+		d := wire.Hash(build)
+		digests = append(digests, d)
+		z, err := gzipBest(build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rs.PutReleaseBlob(ctx, gzipKey(d), z); err != nil {
+			t.Fatal(err)
+		}
+		r := store.Release{Version: fmt.Sprintf("v%d", i), Arch: "arm64", Digest: d, Size: int64(len(build)), Signed: []byte("{}"), CreatedAt: time.Now()}
+		if err := rs.PutRelease(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newest := digests[3]
+	if err := rs.PutManifests(ctx, []store.Manifest{{ClusterID: "c1", Generation: 1, Signed: []byte("{}"), Digest: "content", Agent: newest}}); err != nil {
+		t.Fatal(err)
+	}
+	rb := h.releaseBytes
+	rb.slot <- struct{}{} // a delta being made, for as long as the test runs
+	defer func() { <-rb.slot }()
+
+	runCtx, stop := context.WithCancel(ctx)
+	runDone := make(chan error, 1)
+	go func() { runDone <- h.Run(runCtx) }()
+	queued := []<-chan struct{}{h.startDelta(ctx, digests[0], newest), h.startDelta(ctx, digests[1], newest)}
+	type answer struct {
+		enc string
+		err error
+	}
+	downloaded := make(chan answer, 1)
+	go func() {
+		_, enc, err := h.ReleaseDownload(ctx, "c1", newest, digests[2])
+		downloaded <- answer{enc, err}
+	}()
+	stop()
+
+	deadline := time.After(10 * time.Second)
+	select {
+	case <-runDone:
+	case <-deadline:
+		t.Fatal("Run still waits for the queued deltas after its context ended")
+	}
+	for i, q := range queued {
+		select {
+		case <-q:
+		case <-deadline:
+			t.Fatalf("queued delta %d still waits", i)
+		}
+	}
+	select {
+	case a := <-downloaded:
+		if a.err != nil || a.enc != wire.ReleaseGzip {
+			t.Errorf("download as the hub stops = %s, %v; want the whole build", a.enc, a.err)
+		}
+	case <-deadline:
+		t.Fatal("a download waiting for a delta got no answer when the hub stopped")
+	}
+	select {
+	case <-h.startDelta(ctx, digests[0], digests[1]):
+	default:
+		t.Error("a delta began after the hub stopped")
+	}
+	keys, err := rs.ListReleaseBlobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "gzip/") {
+			t.Errorf("blob %s stored after the hub stopped", k)
+		}
 	}
 }
