@@ -194,7 +194,11 @@ func (h *Hub) loadReleases(ctx context.Context, allGroups map[string]labels.Sele
 
 // releaseFor is the newest release that targets c and is built for the
 // arch its agent runs on; nil when none (or the agent has not said).
+// Without releases it reads nothing of c.
 func (t targets) releaseFor(c store.Cluster) *targetRelease {
+	if len(t.releases) == 0 {
+		return nil
+	}
 	a := agentInfo(c)
 	if a == nil || a.Arch == "" {
 		return nil
