@@ -93,7 +93,8 @@ func (h *Hub) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.EnrollRe
 		return wire.EnrollResponse{}, errorf(Unauthorized, "bootstrap token is not valid")
 	}
 	// A request that cannot be signed must not spend a use of the token.
-	if _, err := pki.ParseRequest([]byte(req.CSR)); err != nil {
+	csr, err := pki.ParseRequest([]byte(req.CSR))
+	if err != nil {
 		return wire.EnrollResponse{}, &Error{Kind: Invalid, Msg: "invalid certificate request", Err: err}
 	}
 	now := h.now().UTC()
@@ -116,7 +117,7 @@ func (h *Hub) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.EnrollRe
 	if name == "" {
 		name = "cluster-" + id
 	}
-	certPEM, serial, err := h.ca.SignClient([]byte(req.CSR), id, now)
+	certPEM, serial, err := h.ca.SignRequest(csr, id, now)
 	if err != nil {
 		return wire.EnrollResponse{}, &Error{Kind: Invalid, Msg: "invalid certificate request", Err: err}
 	}

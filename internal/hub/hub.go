@@ -169,6 +169,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer h.rendering.Wait()
 	defer h.releaseBytes.making.Wait()
+	defer h.releaseBytes.stopDeltas()
 	defer wg.Wait()
 	wg.Go(func() { h.seenLoop(ctx) })
 	wg.Go(func() { h.manifestLoop(ctx) })

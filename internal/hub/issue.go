@@ -33,6 +33,9 @@ type pass struct {
 	// byTarget holds resolved bundle refs by cluster fingerprint, for
 	// clusters whose bundles do not depend on the cluster's name.
 	byTarget map[string]*resolvedRefs
+	// agents holds the agent release by cluster fingerprint (nil for
+	// none): targeting reads only labels and facts.
+	agents map[string]*targetRelease
 	// jobs are the renders the pass needs that the cache lacks.
 	jobs map[renderID]renderJob
 }
@@ -122,10 +125,11 @@ func (h *Hub) recomputeAbove(ctx context.Context, t targets, clusters []store.Cl
 	if err != nil {
 		return err
 	}
-	p := &pass{t: t, contents: map[string]encoded{}, byTarget: map[string]*resolvedRefs{}, jobs: map[renderID]renderJob{}}
+	p := &pass{t: t, contents: map[string]encoded{}, byTarget: map[string]*resolvedRefs{}, agents: map[string]*targetRelease{}, jobs: map[renderID]renderJob{}}
 	resolved := make([]*resolvedRefs, len(clusters))
+	agents := make([]*targetRelease, len(clusters))
 	for i, c := range clusters {
-		resolved[i] = h.resolveFor(ctx, p, c)
+		resolved[i], agents[i] = h.resolveFor(ctx, p, c)
 	}
 	h.awaitRenders(ctx, p.jobs)
 	var todo []newManifest
@@ -153,7 +157,7 @@ func (h *Hub) recomputeAbove(ctx context.Context, t targets, clusters []store.Cl
 		} else if enc, err = contentFor(p.contents, r.shape, r.refs); err != nil {
 			return fmt.Errorf("cluster %s: %w", c.Name, err)
 		}
-		agent := p.t.releaseFor(c)
+		agent := agents[i]
 		if cur.Digest == enc.digest && cur.Agent == agent.digest() && cur.Generation > floor {
 			continue
 		}
@@ -259,22 +263,28 @@ func (h *Hub) manifestHeads(ctx context.Context, clusters []store.Cluster) (map[
 }
 
 // resolveFor resolves the bundle refs of c, reusing those of a cluster with
-// the same labels and facts when no targeted bundle depends on the name.
-func (h *Hub) resolveFor(ctx context.Context, p *pass, c store.Cluster) *resolvedRefs {
+// the same labels and facts when no targeted bundle depends on the name,
+// and finds the agent release c gets, once for all such clusters.
+func (h *Hub) resolveFor(ctx context.Context, p *pass, c store.Cluster) (*resolvedRefs, *targetRelease) {
 	key := fingerprint(c)
+	agent, ok := p.agents[key]
+	if !ok {
+		agent = p.t.releaseFor(c)
+		p.agents[key] = agent
+	}
 	if r, ok := p.byTarget[key]; ok {
-		return r
+		return r, agent
 	}
 	r, byName := h.bundlesFor(ctx, p, c)
 	if !byName {
 		p.byTarget[key] = r
 	}
-	return r
+	return r, agent
 }
 
 // fingerprint is everything but the name that resolving bundles for a
-// cluster reads: its labels (operator's and reserved, from which group
-// membership follows) and its facts.
+// cluster, or its agent release, reads: its labels (operator's and
+// reserved, from which group membership follows) and its facts.
 func fingerprint(c store.Cluster) string {
 	set := clusterLabels(c)
 	keys := make([]string, 0, len(set))

@@ -53,22 +53,30 @@ func (h *Hub) loadTargets(ctx context.Context) (targets, error) {
 		return targets{}, err
 	}
 	for _, s := range ss {
-		for _, raw := range s.Targets {
-			sel, err := labels.Parse(raw)
-			if err != nil {
-				// Validated on input; a bad one in the store targets nothing.
-				h.log.Error("source has an invalid target", "source", s.Name, "target", raw, "err", err)
-				continue
-			}
-			t.selectors[s.Name] = append(t.selectors[s.Name], sel)
-		}
-		for _, g := range s.TargetGroups {
-			if sel, ok := t.allGroups[g]; ok {
-				t.groups[s.Name] = append(t.groups[s.Name], sel)
-			}
-		}
+		t.selectors[s.Name], t.groups[s.Name] = h.parseTargets("source "+s.Name, s.Targets, s.TargetGroups, t.allGroups)
 	}
 	return t, nil
+}
+
+// parseTargets parses the stored target selectors of a source or release
+// (what names it in logs) and finds the selectors of its target groups.
+// Both were validated on input (checkTargets): a bad selector in the
+// store targets nothing, as does a group that does not exist.
+func (h *Hub) parseTargets(what string, targets, groups []string, allGroups map[string]labels.Selector) (sels, groupSels []labels.Selector) {
+	for _, raw := range targets {
+		sel, err := labels.Parse(raw)
+		if err != nil {
+			h.log.Error("stored target is not a label selector", "of", what, "target", raw, "err", err)
+			continue
+		}
+		sels = append(sels, sel)
+	}
+	for _, g := range groups {
+		if sel, ok := allGroups[g]; ok {
+			groupSels = append(groupSels, sel)
+		}
+	}
+	return sels, groupSels
 }
 
 // targeted reports whether a source's bundles go to a cluster with these

@@ -11,7 +11,6 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"flotilla.io/flotilla/internal/store"
 	"flotilla.io/flotilla/internal/wire"
@@ -67,21 +66,6 @@ func (h *Hub) PushRelease(ctx context.Context, spec wire.ReleaseSpec, binary []b
 		h.log.Warn("preparing agent release deltas", "version", rel.Version, "err", err)
 	}
 	return releaseInfo(r), nil
-}
-
-// checkTargets validates target selectors and group names.
-func checkTargets(what string, targets, groups []string) error {
-	for _, t := range targets {
-		if _, err := labels.Parse(t); err != nil {
-			return &Error{Kind: Invalid, Msg: fmt.Sprintf("%s: target %q is not a label selector", what, t), Err: err}
-		}
-	}
-	for _, g := range groups {
-		if errs := validation.IsDNS1123Label(g); len(errs) > 0 {
-			return errorf(Invalid, "%s: target group %q: %s", what, g, errs[0])
-		}
-	}
-	return nil
 }
 
 // checkELF refuses a build that is not a Linux executable for arch.
@@ -202,16 +186,7 @@ func (h *Hub) loadReleases(ctx context.Context, allGroups map[string]labels.Sele
 			h.log.Error("stored agent release does not decode", "version", r.Version, "arch", r.Arch, "err", err)
 			continue
 		}
-		for _, raw := range r.Targets {
-			if sel, err := labels.Parse(raw); err == nil {
-				tr.selectors = append(tr.selectors, sel)
-			}
-		}
-		for _, g := range r.TargetGroups {
-			if sel, ok := allGroups[g]; ok {
-				tr.groups = append(tr.groups, sel)
-			}
-		}
+		tr.selectors, tr.groups = h.parseTargets("release "+r.Version+" "+r.Arch, r.Targets, r.TargetGroups, allGroups)
 		out = append(out, tr)
 	}
 	return out, nil
@@ -219,7 +194,11 @@ func (h *Hub) loadReleases(ctx context.Context, allGroups map[string]labels.Sele
 
 // releaseFor is the newest release that targets c and is built for the
 // arch its agent runs on; nil when none (or the agent has not said).
+// Without releases it reads nothing of c.
 func (t targets) releaseFor(c store.Cluster) *targetRelease {
+	if len(t.releases) == 0 {
+		return nil
+	}
 	a := agentInfo(c)
 	if a == nil || a.Arch == "" {
 		return nil

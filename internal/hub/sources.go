@@ -57,15 +57,8 @@ func sourceFromSpec(spec wire.SourceSpec) (store.Source, error) {
 	if spec.Repo == "" {
 		return store.Source{}, errorf(Invalid, "source %s: a repository URL is required", spec.Name)
 	}
-	for _, t := range spec.Targets {
-		if _, err := labels.Parse(t); err != nil {
-			return store.Source{}, &Error{Kind: Invalid, Msg: fmt.Sprintf("source %s: target %q is not a label selector", spec.Name, t), Err: err}
-		}
-	}
-	for _, g := range spec.TargetGroups {
-		if errs := validation.IsDNS1123Label(g); len(errs) > 0 {
-			return store.Source{}, errorf(Invalid, "source %s: target group %q: %s", spec.Name, g, errs[0])
-		}
+	if err := checkTargets("source "+spec.Name, spec.Targets, spec.TargetGroups); err != nil {
+		return store.Source{}, err
 	}
 	paths := make([]string, 0, len(spec.Paths))
 	for _, p := range spec.Paths {
@@ -87,6 +80,22 @@ func sourceFromSpec(spec wire.SourceSpec) (store.Source, error) {
 		branch = "main"
 	}
 	return store.Source{Name: spec.Name, Repo: spec.Repo, Branch: branch, Paths: paths, Poll: poll, Targets: spec.Targets, TargetGroups: spec.TargetGroups}, nil
+}
+
+// checkTargets validates the target selectors and group names of a
+// source or release (what names it in messages).
+func checkTargets(what string, targets, groups []string) error {
+	for _, t := range targets {
+		if _, err := labels.Parse(t); err != nil {
+			return &Error{Kind: Invalid, Msg: fmt.Sprintf("%s: target %q is not a label selector", what, t), Err: err}
+		}
+	}
+	for _, g := range groups {
+		if errs := validation.IsDNS1123Label(g); len(errs) > 0 {
+			return errorf(Invalid, "%s: target group %q: %s", what, g, errs[0])
+		}
+	}
+	return nil
 }
 
 // Sources lists sources with their last fetch.

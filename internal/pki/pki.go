@@ -113,13 +113,22 @@ func (ca *CA) IssueServer(hosts []string, now time.Time) (certPEM, keyPEM []byte
 }
 
 // SignClient checks a PEM certificate request (see ParseRequest) and
-// issues a client certificate for commonName (the cluster ID), binding the
-// request's key. Nothing else of the request reaches the certificate: not
-// its subject, names or extensions. It returns the certificate in PEM and
-// its serial in hex.
+// issues a client certificate for it (see SignRequest).
 func (ca *CA) SignClient(csrPEM []byte, commonName string, now time.Time) (certPEM []byte, serial string, err error) {
 	csr, err := ParseRequest(csrPEM)
 	if err != nil {
+		return nil, "", err
+	}
+	return ca.SignRequest(csr, commonName, now)
+}
+
+// SignRequest issues a client certificate for commonName (the cluster ID)
+// binding the key of csr, a request ParseRequest returned: its signature
+// is not checked again. Nothing else of the request reaches the
+// certificate: not its subject, names or extensions. It returns the
+// certificate in PEM and its serial in hex.
+func (ca *CA) SignRequest(csr *x509.CertificateRequest, commonName string, now time.Time) (certPEM []byte, serial string, err error) {
+	if err := checkRequestKey(csr); err != nil { // cheap: a certificate issued here is always usable
 		return nil, "", err
 	}
 	tmpl := &x509.Certificate{

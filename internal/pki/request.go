@@ -30,8 +30,8 @@ const acceptedKeys = "ECDSA P-256, P-384 or P-521, Ed25519, or RSA of 2048 to 81
 // ParseRequest parses a PEM certificate request and checks that its key is
 // of a kind and size agents may hold and that it signed the request. The
 // key is checked before the signature, so an oversized key costs nothing.
-// The hub can call it before it spends anything on the request (a token
-// use); SignClient calls it again.
+// The hub calls it before it spends anything on the request (a token
+// use), then signs what it returns with SignRequest.
 func ParseRequest(csrPEM []byte) (*x509.CertificateRequest, error) {
 	if len(csrPEM) > MaxRequestBytes {
 		return nil, fmt.Errorf("certificate request has %d bytes, more than the %d allowed", len(csrPEM), MaxRequestBytes)

@@ -127,3 +127,43 @@ func TestSignClientKeyKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestSignRequestBindsTheParsedKey: a request ParseRequest returned is
+// signed without being parsed again, for its key and nothing else of it;
+// a key agents may not hold is refused even when the request was not
+// parsed here.
+func TestSignRequestBindsTheParsedKey(t *testing.T) {
+	ca, _, err := NewCA("test-ca", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := ParseRequest(requestFor(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "chosen-by-agent"}, DNSNames: []string{"evil.example"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, serial, err := ca.SignRequest(csr, "cluster-id", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ParseCert(certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		t.Error("the certificate does not bind the request's key")
+	}
+	if cert.Subject.CommonName != "cluster-id" || len(cert.DNSNames) != 0 || cert.SerialNumber.Text(16) != serial {
+		t.Errorf("certificate CN=%q names=%v serial=%s, want cluster-id, none, %s", cert.Subject.CommonName, cert.DNSNames, cert.SerialNumber.Text(16), serial)
+	}
+	weak, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ca.SignRequest(&x509.CertificateRequest{PublicKey: &weak.PublicKey}, "cluster-id", time.Now()); err == nil || !strings.Contains(err.Error(), "curve P-224") {
+		t.Errorf("signing a P-224 key = %v, want refused", err)
+	}
+}

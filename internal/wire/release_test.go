@@ -74,20 +74,30 @@ func TestReleaseCheck(t *testing.T) {
 	}
 }
 
-// FuzzDecodeRelease feeds release metadata arbitrary bytes: it decodes to
-// a release that passes Check, or is refused, never panics.
+// FuzzDecodeRelease feeds release metadata arbitrary bytes: it is
+// refused or decodes to a release whose canonical encoding (what the hub
+// signs) decodes back to the same release; it never panics.
 func FuzzDecodeRelease(f *testing.F) {
 	good, _ := json.Marshal(AgentRelease{Version: "v1", Arch: "arm64", Digest: Hash(nil), Size: 1})
 	f.Add(good)
 	f.Add([]byte(`{"version":"v1","arch":"arm64","digest":"zz","size":-1}`))
+	f.Add([]byte(`{"Version":"v1","ARCH":"arm64","digest":"` + Hash(nil) + `","size":1,"size":2,"extra":[]}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		r, err := DecodeRelease(SignedRelease{Payload: payload})
 		if err != nil {
 			return
 		}
-		if err := r.Check(); err != nil {
-			t.Fatalf("decoded a release that fails Check: %v", err)
+		canonical, err := Canonical(r)
+		if err != nil {
+			t.Fatalf("encoding a decoded release: %v", err)
+		}
+		back, err := DecodeRelease(SignedRelease{Payload: canonical})
+		if err != nil {
+			t.Fatalf("the canonical encoding of %+v does not decode: %v", r, err)
+		}
+		if back != r {
+			t.Fatalf("round trip = %+v, want %+v", back, r)
 		}
 	})
 }
