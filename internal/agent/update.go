@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -203,33 +202,9 @@ func (a *Agent) installFrom(ctx context.Context, src releaseSource, rel wire.Age
 	if err != nil {
 		return "", n, err
 	}
-	bin := a.sup.binary
-	out, err := os.CreateTemp(filepath.Dir(bin), "."+filepath.Base(bin)+nextSuffix+"-*")
-	if err != nil {
-		return encoding, n, fmt.Errorf("creating the release beside the binary: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			out.Close()
-			os.Remove(out.Name())
-		}
-	}()
-	if err := rebuild(out, dl, n, encoding, rel); err != nil {
-		return encoding, n, err
-	}
-	if err := out.Chmod(0o755); err != nil {
-		return encoding, n, fmt.Errorf("making the release executable: %w", err)
-	}
-	if err := out.Sync(); err != nil {
-		return encoding, n, fmt.Errorf("syncing the release: %w", err)
-	}
-	if err := out.Close(); err != nil {
-		return encoding, n, fmt.Errorf("closing the release: %w", err)
-	}
-	if err := os.Rename(out.Name(), bin+nextSuffix); err != nil {
-		return encoding, n, fmt.Errorf("placing the release beside the binary: %w", err)
-	}
-	return encoding, n, atomicfile.SyncDir(filepath.Dir(bin))
+	return encoding, n, atomicfile.WriteFrom(a.sup.binary+nextSuffix, 0o755, func(out io.Writer) error {
+		return rebuild(out, dl, n, encoding, rel)
+	})
 }
 
 // rebuild writes the release from what was downloaded (n bytes of dl) and

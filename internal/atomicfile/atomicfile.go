@@ -6,12 +6,28 @@ package atomicfile
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
 
 // Write replaces path with data, with the given permissions.
-func Write(path string, data []byte, perm os.FileMode) (err error) {
+func Write(path string, data []byte, perm os.FileMode) error {
+	return WriteFrom(path, perm, func(w io.Writer) error {
+		if _, err := w.Write(data); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// WriteFrom replaces path with what write writes, with the given
+// permissions: for content streamed rather than held (a binary being
+// downloaded or copied). The temporary file is created before write is
+// called, so a directory that cannot take the file fails before any work
+// is done. When write fails, path is left as it was and its error is
+// returned as it is.
+func WriteFrom(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -23,8 +39,8 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if err := write(tmp); err != nil {
+		return err
 	}
 	if err := tmp.Chmod(perm); err != nil {
 		return fmt.Errorf("setting mode of %s: %w", path, err)
@@ -55,5 +71,5 @@ func syncDir(dir string) error {
 }
 
 // SyncDir makes renames and links in dir durable, for callers that
-// rename files they wrote themselves (a stream too large to hold).
+// rename or link files themselves.
 func SyncDir(dir string) error { return syncDir(dir) }
