@@ -40,12 +40,9 @@ func installShipped(shipped, dir, stateDir string, log *slog.Logger) (string, er
 	}
 	// Releases are written here later; say now, not at the first update,
 	// when they cannot be.
-	probe, err := os.CreateTemp(dir, ".write-probe-*")
-	if err != nil {
+	if err := probeWritable(dir); err != nil {
 		return "", fmt.Errorf("install dir %s is not writable (the agent's updates are written there): %w", dir, err)
 	}
-	probe.Close()
-	os.Remove(probe.Name())
 
 	bin := filepath.Join(dir, filepath.Base(shipped))
 	if sameFile(shipped, bin) {
@@ -90,6 +87,17 @@ func installShipped(shipped, dir, stateDir string, log *slog.Logger) (string, er
 	}
 	log.Info("agent binary installed from the shipped one", "from", shipped, "to", bin, "digest", got[:12], "replaced", present)
 	return bin, nil
+}
+
+// probeWritable checks that files can be created in dir, as releases
+// are, by creating one and removing it.
+func probeWritable(dir string) error {
+	probe, err := os.CreateTemp(dir, ".write-probe-*")
+	if err != nil {
+		return err
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 func writeOrigin(bin, digest string) error {

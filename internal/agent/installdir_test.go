@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,6 +187,24 @@ func TestSupervisorInstallDirRefused(t *testing.T) {
 				t.Errorf("Supervise = %v, want an error naming %s that says %q", err, dir, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestSupervisorSaysBinaryDirNotWritable: without an install dir, a binary
+// directory no release can be written to is said at start, naming it,
+// rather than found at the first update.
+func TestSupervisorSaysBinaryDirNotWritable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gone") // what root cannot write either
+	var logged bytes.Buffer
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the probe only: no agent is started
+	err := Supervise(ctx, SuperviseOptions{Binary: filepath.Join(dir, "flotilla-agent"), StateDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := logged.String(); !strings.Contains(out, "not writable") || !strings.Contains(out, "update will be refused") || !strings.Contains(out, dir) {
+		t.Errorf("supervisor logged %q; want it to say that updates will be refused, naming %s", out, dir)
 	}
 }
 

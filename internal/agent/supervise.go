@@ -46,6 +46,8 @@ const (
 type SuperviseOptions struct {
 	// Binary is the agent binary the supervisor runs (its own path): the
 	// release on trial is written beside it, and replaces it once healthy.
+	// Without InstallDir, Supervise says at start when its directory is
+	// not writable (every update is then refused).
 	Binary string
 	// Args are the agent's arguments.
 	Args []string
@@ -94,6 +96,11 @@ func Supervise(ctx context.Context, o SuperviseOptions) error {
 			return fmt.Errorf("installing the agent binary: %w", err)
 		}
 		o.Binary = bin
+	} else if err := probeWritable(filepath.Dir(o.Binary)); err != nil {
+		// The agent runs, but every release the hub names is refused:
+		// say so now, not at the first update.
+		o.Logger.Error("agent binary directory not writable: every agent update will be refused; give the supervisor a writable --install-dir",
+			"dir", filepath.Dir(o.Binary), "err", err)
 	}
 	s := &supervisor{o: o, log: o.Logger}
 	return s.run(ctx)

@@ -187,24 +187,35 @@ func (a *Agent) install(ctx context.Context, src releaseSource, rel wire.AgentRe
 	return encoding, n, err
 }
 
+// installFrom writes rel as BINARY.next, downloaded from from ("" for the
+// whole release). The file is created before anything is downloaded: a
+// directory that cannot take it is a refusal, where a failed write after
+// the download would cost the whole download again at every resync.
 func (a *Agent) installFrom(ctx context.Context, src releaseSource, rel wire.AgentRelease, from string) (encoding string, n int64, err error) {
-	dl, err := os.CreateTemp(a.opts.StateDir, ".release-download-*")
-	if err != nil {
-		return "", 0, fmt.Errorf("creating download file: %w", err)
-	}
-	defer func() {
-		dl.Close()
-		os.Remove(dl.Name())
-	}()
-	dctx, cancel := context.WithTimeout(ctx, downloadTimeout)
-	encoding, n, err = src.DownloadRelease(dctx, rel.Digest, from, dl, rel.Size+1<<20)
-	cancel()
-	if err != nil {
-		return "", n, err
-	}
-	return encoding, n, atomicfile.WriteFrom(a.sup.binary+nextSuffix, 0o755, func(out io.Writer) error {
+	created := false
+	err = atomicfile.WriteFrom(a.sup.binary+nextSuffix, 0o755, func(out io.Writer) error {
+		created = true
+		dl, err := os.CreateTemp(a.opts.StateDir, ".release-download-*")
+		if err != nil {
+			return fmt.Errorf("creating download file: %w", err)
+		}
+		defer func() {
+			dl.Close()
+			os.Remove(dl.Name())
+		}()
+		dctx, cancel := context.WithTimeout(ctx, downloadTimeout)
+		encoding, n, err = src.DownloadRelease(dctx, rel.Digest, from, dl, rel.Size+1<<20)
+		cancel()
+		if err != nil {
+			encoding = ""
+			return err
+		}
 		return rebuild(out, dl, n, encoding, rel)
 	})
+	if err != nil && !created {
+		return "", 0, errRefused{fmt.Errorf("the release cannot be written beside the agent binary (give the supervisor a writable --install-dir): %w", err)}
+	}
+	return encoding, n, err
 }
 
 // rebuild writes the release from what was downloaded (n bytes of dl) and

@@ -79,6 +79,7 @@ func TestUpdateRefusals(t *testing.T) {
 		name         string
 		release      *wire.SignedRelease
 		unsupervised bool
+		unwritable   bool // the binary's directory cannot take the release
 		failedBefore bool
 		answers      []fakeAnswer
 		wantReady    bool
@@ -94,6 +95,8 @@ func TestUpdateRefusals(t *testing.T) {
 		{name: "not gzip", release: sign(key, good), answers: []fakeAnswer{{encoding: wire.ReleaseGzip, body: build}}, wantState: wire.UpdateRefused, wantMessage: "decompressing", wantCalls: 1},
 		{name: "unsupervised", release: sign(key, good), unsupervised: true, wantState: wire.UpdateRefused, wantMessage: "unsupervised"},
 		{name: "failed here before", release: sign(key, good), failedBefore: true},
+		{name: "binary directory not writable", release: sign(key, good), unwritable: true, answers: []fakeAnswer{{encoding: wire.ReleaseGzip, body: gz(t, build)}},
+			wantState: wire.UpdateRefused, wantMessage: "cannot be written beside the agent binary"},
 		{name: "link down", release: sign(key, good), answers: []fakeAnswer{{err: errors.New("connection refused")}}, wantCalls: 1},
 	}
 	for _, tc := range tests {
@@ -111,7 +114,10 @@ func TestUpdateRefusals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !tc.unsupervised {
+			switch {
+			case tc.unwritable:
+				a.sup = &supervision{binary: filepath.Join(dir, "gone", "flotilla-agent")}
+			case !tc.unsupervised:
 				a.sup = &supervision{binary: bin}
 			}
 			if tc.failedBefore {
