@@ -90,6 +90,11 @@ func Supervise(ctx context.Context, o SuperviseOptions) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	binDir := o.InstallDir
+	if binDir == "" {
+		binDir = filepath.Dir(o.Binary)
+	}
+	removeLeftovers(binDir, filepath.Base(o.Binary), o.StateDir, o.Logger)
 	if o.InstallDir != "" {
 		bin, err := installShipped(o.Binary, o.InstallDir, o.StateDir, o.Logger)
 		if err != nil {
@@ -104,6 +109,33 @@ func Supervise(ctx context.Context, o SuperviseOptions) error {
 	}
 	s := &supervisor{o: o, log: o.Logger}
 	return s.run(ctx)
+}
+
+// removeLeftovers removes the temporary files of writes cut short by a
+// crash or a kill: a download in the state directory, a release or a
+// copy of the binary (named base) being written in binDir, a write
+// probe. Supervise calls it before its agent starts, so none is being
+// written; nothing else would ever remove them.
+func removeLeftovers(binDir, base, stateDir string, log *slog.Logger) {
+	patterns := []string{
+		filepath.Join(stateDir, downloadFile+"*"), // and .release-download-* of earlier builds
+		filepath.Join(binDir, atomicfile.TempPattern(base+nextSuffix)),
+		filepath.Join(binDir, atomicfile.TempPattern(base)),
+		filepath.Join(binDir, "."+base+nextSuffix+"-*"), // earlier builds' names
+		filepath.Join(binDir, "."+base+"-*"),
+		filepath.Join(binDir, ".write-probe-*"),
+	}
+	for _, p := range patterns {
+		matches, _ := filepath.Glob(p)
+		for _, m := range matches {
+			switch err := os.Remove(m); {
+			case err == nil:
+				log.Info("removed a leftover temporary file", "file", m)
+			case !errors.Is(err, os.ErrNotExist):
+				log.Warn("removing a leftover temporary file", "file", m, "err", err)
+			}
+		}
+	}
 }
 
 type supervisor struct {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -22,6 +23,10 @@ import (
 type releaseSource interface {
 	DownloadRelease(ctx context.Context, digest, from string, w io.Writer, limit int64) (encoding string, n int64, err error)
 }
+
+// downloadFile, in the state directory, holds a release as downloaded
+// (a delta or gzip) while it is rebuilt beside the binary.
+const downloadFile = ".release-download"
 
 // downloadTimeout bounds downloading one release: megabytes over a thin
 // link, and the hub may first make the delta.
@@ -195,7 +200,9 @@ func (a *Agent) installFrom(ctx context.Context, src releaseSource, rel wire.Age
 	created := false
 	err = atomicfile.WriteFrom(a.sup.binary+nextSuffix, 0o755, func(out io.Writer) error {
 		created = true
-		dl, err := os.CreateTemp(a.opts.StateDir, ".release-download-*")
+		// One name, truncated: a download cut by a crash is overwritten
+		// by the next one, and removed by the supervisor's next start.
+		dl, err := os.OpenFile(filepath.Join(a.opts.StateDir, downloadFile), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return fmt.Errorf("creating download file: %w", err)
 		}

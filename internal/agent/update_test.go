@@ -161,7 +161,7 @@ func TestUpdateRefusals(t *testing.T) {
 					t.Errorf("a trial was recorded: %+v", rec.Trial)
 				}
 			}
-			leftovers, _ := filepath.Glob(filepath.Join(dir, ".release-download-*"))
+			leftovers, _ := filepath.Glob(filepath.Join(dir, downloadFile+"*"))
 			if more, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), ".*")); len(leftovers)+len(more) > 0 {
 				t.Errorf("temporary files left: %v %v", leftovers, more)
 			}

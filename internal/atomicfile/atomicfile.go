@@ -29,7 +29,7 @@ func Write(path string, data []byte, perm os.FileMode) error {
 // returned as it is.
 func WriteFrom(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, TempPattern(filepath.Base(path)))
 	if err != nil {
 		return fmt.Errorf("creating temporary file for %s: %w", path, err)
 	}
@@ -56,6 +56,12 @@ func WriteFrom(path string, perm os.FileMode, write func(io.Writer) error) (err 
 	}
 	return syncDir(dir)
 }
+
+// TempPattern is the name pattern (for os.CreateTemp and filepath.Glob)
+// of the temporary files in which the file named base is written. A
+// process killed while writing leaves one behind; its owner removes such
+// files when it knows that no write is under way.
+func TempPattern(base string) string { return "." + base + ".tmp-*" }
 
 // syncDir makes a rename in dir durable.
 func syncDir(dir string) error {
