@@ -68,13 +68,17 @@ func (a *Agent) updateOnce(ctx context.Context, id *identity, src releaseSource)
 	if cur == nil || cur.manifest.Agent == nil {
 		return nil
 	}
-	rel, err := wire.VerifyRelease(id.pub, *cur.manifest.Agent, runtime.GOARCH)
+	sr := *cur.manifest.Agent
+	if a.refused[string(sr.Signature)] {
+		return nil
+	}
+	rel, err := wire.VerifyRelease(id.pub, sr, runtime.GOARCH)
 	if err != nil {
 		version := "unknown"
-		if r, derr := wire.DecodeRelease(*cur.manifest.Agent); derr == nil {
+		if r, derr := wire.DecodeRelease(sr); derr == nil {
 			version = r.Version
 		}
-		a.refuseUpdate(version, "", err)
+		a.refuseUpdate(sr, version, err)
 		return nil
 	}
 	self, err := a.selfDigest()
@@ -82,11 +86,11 @@ func (a *Agent) updateOnce(ctx context.Context, id *identity, src releaseSource)
 		a.log.Warn("reading the agent's own binary", "err", err)
 		return nil
 	}
-	if rel.Digest == self || a.refused[rel.Digest] {
+	if rel.Digest == self {
 		return nil
 	}
 	if a.sup == nil {
-		a.refuseUpdate(rel.Version, rel.Digest, errors.New("this agent runs unsupervised (without --supervise), so it never replaces itself"))
+		a.refuseUpdate(sr, rel.Version, errors.New("this agent runs unsupervised (without --supervise), so it never replaces itself"))
 		return nil
 	}
 	rec, err := loadUpdateRecord(a.opts.StateDir)
@@ -106,7 +110,7 @@ func (a *Agent) updateOnce(ctx context.Context, id *identity, src releaseSource)
 	if err != nil {
 		var refused errRefused
 		if errors.As(err, &refused) {
-			a.refuseUpdate(rel.Version, rel.Digest, err)
+			a.refuseUpdate(sr, rel.Version, err)
 		} else {
 			a.log.Warn("downloading agent release failed, will retry", "version", rel.Version, "err", err)
 		}
@@ -139,11 +143,12 @@ func (a *Agent) checkPromoted() {
 }
 
 // refuseUpdate reports a release the agent will not run and remembers it
-// for this process, so that it is not downloaded again at every resync.
-func (a *Agent) refuseUpdate(version, digest string, err error) {
-	if digest != "" {
-		a.refused[digest] = true
-	}
+// for this process by its signature, so that it is neither checked nor
+// downloaded nor reported again at every resync. A signature names one
+// release, whether it verifies or not: another release (even under the
+// same version, say rebuilt for this architecture) is looked at afresh.
+func (a *Agent) refuseUpdate(sr wire.SignedRelease, version string, err error) {
+	a.refused[string(sr.Signature)] = true
 	a.log.Error("agent release refused", "version", version, "err", err)
 	a.outbox.setUpdate(&wire.AgentUpdate{Version: version, State: wire.UpdateRefused, Message: err.Error(), Time: a.clock.Now().UTC()})
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"flotilla.io/flotilla/internal/wire"
 )
@@ -110,7 +111,8 @@ func TestUpdateRefusals(t *testing.T) {
 			if err := os.WriteFile(bin, installed, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			a, err := New(Options{StateDir: dir, Applier: &fakeApplier{}, Version: "v1"})
+			clock := newFakeClock()
+			a, err := New(Options{StateDir: dir, Applier: &fakeApplier{}, Version: "v1", Clock: clock})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,11 +177,27 @@ func TestUpdateRefusals(t *testing.T) {
 				t.Errorf("reported %+v, want %s with %q", u, tc.wantState, tc.wantMessage)
 			}
 			if tc.wantState != "" {
-				// Refused once: not downloaded again at the next resync.
+				// Refused once: once the hub has the refusal, the next
+				// resync neither downloads the release again nor queues
+				// the refusal again.
+				if err := a.outbox.put(wire.StatusReport{}, clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+				r, ok := a.outbox.take()
+				if !ok || r.AgentUpdate == nil {
+					t.Fatalf("the refusal is not sent (%+v)", r)
+				}
+				if err := a.outbox.delivered(r); err != nil {
+					t.Fatal(err)
+				}
 				calls := src.calls
+				clock.Advance(time.Minute)
 				_ = a.updateOnce(t.Context(), &identity{pub: pub}, src)
 				if src.calls != calls {
 					t.Errorf("a refused release was downloaded again")
+				}
+				if r, ok := a.outbox.take(); ok {
+					t.Errorf("the refusal was queued again after its delivery: %+v", r.AgentUpdate)
 				}
 			}
 		})
