@@ -58,6 +58,11 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		// Parsing stops at the first argument that is not a flag: what
+		// follows it would be ignored unseen.
+		return fmt.Errorf("unexpected argument %q: flotilla-agent takes flags only (`flotilla agent` is the all-in-one binary's form)", fs.Arg(0))
+	}
 	if showVer {
 		fmt.Println(version)
 		return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -10,6 +9,12 @@ import (
 
 	"flotilla.io/flotilla/internal/agent"
 )
+
+// errAgentUpdates refuses the update flags: a release replaces the binary
+// the supervisor runs with a flotilla-agent build, which is not this
+// binary and takes no "agent" subcommand.
+var errAgentUpdates = errors.New("--supervise, --install-dir and --update-deadline are flotilla-agent's: " +
+	"updates replace the running binary with a flotilla-agent build, so run the supervised agent as `flotilla-agent --supervise` (docs/agent.md)")
 
 func newAgentCmd(g *globals) *cobra.Command {
 	var (
@@ -21,23 +26,16 @@ func newAgentCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
-		Short: "Run the agent in or beside an edge cluster",
+		Short: "Run the agent in or beside an edge cluster (unsupervised; flotilla-agent --supervise updates itself)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			if f.Changed("supervise") || f.Changed("install-dir") || f.Changed("update-deadline") {
+				return errAgentUpdates
+			}
 			log, err := g.logger()
 			if err != nil {
 				return err
-			}
-			if supervise {
-				exe, err := os.Executable()
-				if err != nil {
-					return fmt.Errorf("finding the agent binary: %w", err)
-				}
-				return agent.Supervise(cmd.Context(), agent.SuperviseOptions{Binary: exe, Args: agent.ChildArgs(os.Args[1:]), StateDir: opts.StateDir,
-					InstallDir: installDir, Deadline: deadline, Logger: log.With("role", "supervisor")})
-			}
-			if installDir != "" {
-				return errors.New("--install-dir needs --supervise")
 			}
 			opts.Logger = log
 			opts.Version = version
@@ -53,9 +51,14 @@ func newAgentCmd(g *globals) *cobra.Command {
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to manage (default: in-cluster config)")
 	f.StringVar(&opts.StateDir, "state-dir", "/var/lib/flotilla/agent", "directory for identity, manifest and objects")
 	f.StringVar(&opts.Name, "name", "", "cluster name to enroll as (default: chosen by the hub)")
-	f.BoolVar(&supervise, "supervise", false, "run the agent under a supervisor that updates it to the releases the hub names and rolls a failing one back")
-	f.StringVar(&installDir, "install-dir", "", "with --supervise: a writable directory the agent's binary is copied to and updated in, for a binary that cannot be replaced (a container image's)")
-	f.DurationVar(&deadline, "update-deadline", agent.DefaultUpdateDeadline, "with --supervise: how long a new release has to report healthy before it is rolled back")
+	// Known, so that using them says why they do not work here; hidden,
+	// so that the help does not offer them.
+	f.BoolVar(&supervise, "supervise", false, "flotilla-agent's only")
+	f.StringVar(&installDir, "install-dir", "", "flotilla-agent's only")
+	f.DurationVar(&deadline, "update-deadline", 0, "flotilla-agent's only")
+	for _, name := range []string{"supervise", "install-dir", "update-deadline"} {
+		_ = f.MarkHidden(name)
+	}
 	cmd.AddCommand(newAgentManifestCmd())
 	cmd.AddCommand(newReleaseCmd(g))
 	return cmd

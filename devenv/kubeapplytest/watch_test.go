@@ -3,13 +3,18 @@ package kubeapplytest
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 
 	"flotilla.io/flotilla/internal/kubeapply"
 )
@@ -135,4 +140,76 @@ func TestWatchChecksAfterList(t *testing.T) {
 			t.Errorf("the applier's own apply was reported: %+v", ev)
 		}
 	}
+}
+
+// discoveryOutage answers 503 to every discovery request while down is
+// set, as an API server still starting after a reboot does.
+type discoveryOutage struct {
+	next http.RoundTripper
+	down atomic.Bool
+}
+
+func (d *discoveryOutage) RoundTrip(r *http.Request) (*http.Response, error) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	discovery := r.URL.Path == "/version" ||
+		(parts[0] == "api" && len(parts) <= 2) || (parts[0] == "apis" && len(parts) <= 3)
+	if !discovery || !d.down.Load() {
+		return d.next.RoundTrip(r)
+	}
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	return &http.Response{
+		StatusCode: http.StatusServiceUnavailable,
+		Status:     "503 Service Unavailable",
+		Header:     http.Header{"Content-Type": []string{"text/plain"}},
+		Body:       io.NopCloser(strings.NewReader("starting")),
+		Request:    r,
+	}, nil
+}
+
+// TestWatchStartsOnceDiscoveryWorks: a watch begun while the server cannot
+// say which resource a kind is (after a reboot, before the API server is
+// up) reports the kind as interrupted, tries again by itself, and once
+// the server answers, watches it: an edit made then is reported.
+func TestWatchStartsOnceDiscoveryWorks(t *testing.T) {
+	ns := newNamespace(t, testName(t))
+	set := kubeapply.Set{Name: ns, Objects: []*unstructured.Unstructured{configMap(ns, "a", map[string]any{"k": "1"})}}
+	mustApply(t, newApplier(t), set)
+
+	outage := &discoveryOutage{}
+	outage.down.Store(true)
+	cfg := rest.CopyConfig(shared.cfg)
+	cfg.QPS, cfg.Burst = 0, 0
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		outage.next = rt
+		return outage
+	})
+	a, err := kubeapply.New(cfg, kubeapply.Options{Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watched := kubeapply.NewWatched()
+	var got events
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Watch(ctx, watched, got.add)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	cmKind := kubeapply.ObjectRef{Kind: "ConfigMap"}
+	watched.Replace([]kubeapply.WatchSet{kubeapply.WatchSetOf(set)})
+	got.await(t, kubeapply.DriftEvent{Set: set.Name, Ref: cmKind, Interrupted: true})
+
+	outage.down.Store(false) // the sets do not change: the watch tries again alone
+	got.await(t, kubeapply.DriftEvent{Set: set.Name, Ref: cmKind})
+
+	cm := get(t, gvrConfigMaps, ns, "a")
+	cm.Object["data"] = map[string]any{"k": "by-hand"}
+	if _, err := shared.dyn.Resource(gvrConfigMaps).Namespace(ns).Update(t.Context(), cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	got.await(t, kubeapply.DriftEvent{Set: set.Name, Ref: kubeapply.ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: "a"}})
 }

@@ -84,7 +84,8 @@ type Agent struct {
 	// sup is the supervisor's contract, nil when unsupervised.
 	sup *supervision
 	// self is the digest of the running binary once read; refused holds
-	// the releases refused by this process. Both only the update loop uses.
+	// the signatures of the releases refused by this process. Both only
+	// the update loop uses.
 	self    string
 	refused map[string]bool
 

@@ -432,9 +432,7 @@ func TestAgentIgnoresCorruptKeptObject(t *testing.T) {
 	if err := s.putObjects(objs, s.missing(m)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.putManifest(sm); err != nil {
-		t.Fatal(err)
-	}
+	keepManifest(t, s, sm)
 	for h := range objs {
 		if err := os.WriteFile(s.objectPath(h), []byte(`{"kind":"garbage"}`), 0o600); err != nil {
 			t.Fatal(err)

@@ -36,7 +36,7 @@ func (a *Agent) checkDrift(ctx context.Context, r *reconciler, d *desired, drift
 		}
 		m := r.modified[name]
 		before := maps.Clone(m)
-		maps.DeleteFunc(m, func(ref kubeapply.ObjectRef, _ string) bool { return covered(refs, ref) })
+		maps.DeleteFunc(m, func(ref kubeapply.ObjectRef, _ string) bool { return kubeapply.Covered(refs, ref) })
 		if len(drifts) == 0 {
 			continue
 		}
@@ -80,11 +80,6 @@ func (a *Agent) correct(ctx context.Context, r *reconciler, set kubeapply.Set, d
 			r.states[i] = a.health(ctx, set, st)
 		}
 	}
-}
-
-// covered reports whether refs cover ref; nil refs cover everything.
-func covered(refs []kubeapply.ObjectRef, ref kubeapply.ObjectRef) bool {
-	return refs == nil || slices.ContainsFunc(refs, func(r kubeapply.ObjectRef) bool { return r.Covers(ref) })
 }
 
 func unversioned(r kubeapply.ObjectRef) kubeapply.ObjectRef {

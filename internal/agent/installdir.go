@@ -40,12 +40,9 @@ func installShipped(shipped, dir, stateDir string, log *slog.Logger) (string, er
 	}
 	// Releases are written here later; say now, not at the first update,
 	// when they cannot be.
-	probe, err := os.CreateTemp(dir, ".write-probe-*")
-	if err != nil {
+	if err := probeWritable(dir); err != nil {
 		return "", fmt.Errorf("install dir %s is not writable (the agent's updates are written there): %w", dir, err)
 	}
-	probe.Close()
-	os.Remove(probe.Name())
 
 	bin := filepath.Join(dir, filepath.Base(shipped))
 	if sameFile(shipped, bin) {
@@ -92,6 +89,17 @@ func installShipped(shipped, dir, stateDir string, log *slog.Logger) (string, er
 	return bin, nil
 }
 
+// probeWritable checks that files can be created in dir, as releases
+// are, by creating one and removing it.
+func probeWritable(dir string) error {
+	probe, err := os.CreateTemp(dir, ".write-probe-*")
+	if err != nil {
+		return err
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
 func writeOrigin(bin, digest string) error {
 	if err := atomicfile.Write(bin+originSuffix, []byte(digest+"\n"), 0o644); err != nil {
 		return fmt.Errorf("recording where the agent binary came from: %w", err)
@@ -128,44 +136,21 @@ func dropTrial(bin, stateDir string, log *slog.Logger) {
 	}
 }
 
-// copyBinary copies src over dst atomically (temporary file, fsync,
-// rename, fsync of the directory) and returns the SHA-256 of what it
-// wrote.
+// copyBinary copies src over dst atomically (see atomicfile) and returns
+// the SHA-256 of what it wrote.
 func copyBinary(src, dst string) (digest string, err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return "", fmt.Errorf("opening the shipped agent binary: %w", err)
 	}
 	defer in.Close()
-	dir := filepath.Dir(dst)
-	out, err := os.CreateTemp(dir, "."+filepath.Base(dst)+"-*")
-	if err != nil {
-		return "", fmt.Errorf("creating the agent binary in the install dir: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			out.Close()
-			os.Remove(out.Name())
-		}
-	}()
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
+	err = atomicfile.WriteFrom(dst, 0o755, func(out io.Writer) error {
+		_, err := io.Copy(io.MultiWriter(out, h), in)
+		return err
+	})
+	if err != nil {
 		return "", fmt.Errorf("copying the agent binary into the install dir: %w", err)
-	}
-	if err := out.Chmod(0o755); err != nil {
-		return "", fmt.Errorf("making the agent binary executable: %w", err)
-	}
-	if err := out.Sync(); err != nil {
-		return "", fmt.Errorf("syncing the agent binary: %w", err)
-	}
-	if err := out.Close(); err != nil {
-		return "", fmt.Errorf("closing the agent binary: %w", err)
-	}
-	if err := os.Rename(out.Name(), dst); err != nil {
-		return "", fmt.Errorf("placing the agent binary in the install dir: %w", err)
-	}
-	if err := atomicfile.SyncDir(dir); err != nil {
-		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

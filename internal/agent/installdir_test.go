@@ -1,9 +1,13 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +187,80 @@ func TestSupervisorInstallDirRefused(t *testing.T) {
 			err := Supervise(ctx, SuperviseOptions{Binary: self, InstallDir: dir, StateDir: root})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), dir) {
 				t.Errorf("Supervise = %v, want an error naming %s that says %q", err, dir, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestSupervisorSaysBinaryDirNotWritable: without an install dir, a binary
+// directory no release can be written to is said at start, naming it,
+// rather than found at the first update.
+func TestSupervisorSaysBinaryDirNotWritable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gone") // what root cannot write either
+	var logged bytes.Buffer
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the probe only: no agent is started
+	err := Supervise(ctx, SuperviseOptions{Binary: filepath.Join(dir, "flotilla-agent"), StateDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := logged.String(); !strings.Contains(out, "not writable") || !strings.Contains(out, "update will be refused") || !strings.Contains(out, dir) {
+		t.Errorf("supervisor logged %q; want it to say that updates will be refused, naming %s", out, dir)
+	}
+}
+
+// TestSupervisorRemovesLeftovers: the temporary files of writes a crash
+// cut short (a download, a release or a copy being written, of this
+// build and of earlier ones) are removed at the supervisor's start, and
+// nothing else is.
+func TestSupervisorRemovesLeftovers(t *testing.T) {
+	for _, installDir := range []bool{false, true} {
+		t.Run(fmt.Sprintf("install dir %t", installDir), func(t *testing.T) {
+			root := t.TempDir()
+			stateDir, binDir := filepath.Join(root, "state"), filepath.Join(root, "bin")
+			for _, d := range []string{stateDir, binDir} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := SuperviseOptions{Binary: filepath.Join(binDir, "flotilla-agent"), StateDir: stateDir}
+			if installDir {
+				o.Binary = filepath.Join(root, "image", "flotilla-agent")
+				o.InstallDir = binDir
+			}
+			leftovers := []string{
+				filepath.Join(stateDir, ".release-download"),
+				filepath.Join(stateDir, ".release-download-123"),
+				filepath.Join(binDir, ".flotilla-agent.next.tmp-456"),
+				filepath.Join(binDir, ".flotilla-agent.tmp-789"),
+				filepath.Join(binDir, ".flotilla-agent.next-123"),
+				filepath.Join(binDir, ".flotilla-agent-123"),
+				filepath.Join(binDir, ".write-probe-1"),
+			}
+			kept := []string{
+				filepath.Join(stateDir, "agent-update.json"),
+				filepath.Join(binDir, "flotilla-agent.next"),
+				filepath.Join(binDir, "flotilla-agent.prev"),
+				filepath.Join(binDir, "other"),
+			}
+			for _, p := range append(slices.Clone(leftovers), kept...) {
+				if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()              // no agent is started
+			_ = Supervise(ctx, o) // with an install dir, it fails on the missing image after the clean-up
+			for _, p := range leftovers {
+				if _, err := os.Stat(p); !os.IsNotExist(err) {
+					t.Errorf("%s left in place (%v)", p, err)
+				}
+			}
+			for _, p := range kept {
+				if _, err := os.Stat(p); err != nil {
+					t.Errorf("%s removed: %v", p, err)
+				}
 			}
 		})
 	}

@@ -124,11 +124,13 @@ func (o *outbox) setFacts(f wire.Facts) {
 }
 
 // setUpdate records the outcome of an agent update; it goes with every
-// report from now on, and wakes the sender when it changed.
+// report from now on, and wakes the sender when it changed. The same
+// outcome said again (a refusal found again at a resync) is no change: it
+// keeps the time it was first recorded at, and is not sent again.
 func (o *outbox) setUpdate(u *wire.AgentUpdate) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.update != nil && *o.update == *u {
+	if o.update != nil && o.update.Version == u.Version && o.update.State == u.State && o.update.Message == u.Message {
 		return
 	}
 	o.update, o.updateSent = u, false

@@ -68,7 +68,8 @@ func (a *Agent) accept(ctx context.Context, id *identity, client *hubclient.Agen
 	if m.Generation == have {
 		return nil
 	}
-	if _, err := encodeManifest(sm); err != nil {
+	kept, err := encodeManifest(sm)
+	if err != nil {
 		return fmt.Errorf("refused manifest generation %d: %w", m.Generation, err)
 	}
 	if err := a.keepShipped(m, shipped, cur); err != nil {
@@ -89,7 +90,7 @@ func (a *Agent) accept(ctx context.Context, id *identity, client *hubclient.Agen
 	if err != nil {
 		return fmt.Errorf("refused manifest generation %d: %w", m.Generation, err)
 	}
-	if err := a.store.putManifest(sm); err != nil {
+	if err := a.store.putManifest(kept); err != nil {
 		return fmt.Errorf("keeping manifest generation %d: %w", m.Generation, err)
 	}
 	a.log.Info("manifest accepted", "generation", m.Generation, "bundles", len(m.Bundles), "fetched", len(d.objects))

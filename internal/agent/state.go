@@ -78,14 +78,11 @@ func (s store) putObjects(objs map[string][]byte, want []string) error {
 	return nil
 }
 
-// putManifest records a verified manifest whose objects are all on disk.
-// The manifest it replaces becomes the previous good copy first: a crash
-// between the two steps leaves that copy, which load falls back to.
-func (s store) putManifest(sm wire.SignedManifest) error {
-	data, err := encodeManifest(sm)
-	if err != nil {
-		return err
-	}
+// putManifest records a verified manifest whose objects are all on disk,
+// as encodeManifest encoded it. The manifest it replaces becomes the
+// previous good copy first: a crash between the two steps leaves that
+// copy, which load falls back to.
+func (s store) putManifest(data []byte) error {
 	cur, prev := filepath.Join(s.dir, manifestFile), filepath.Join(s.dir, prevManifestFile)
 	if _, err := os.Stat(cur); err == nil {
 		if err := os.Rename(cur, prev); err != nil {

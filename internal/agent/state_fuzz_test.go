@@ -107,9 +107,7 @@ func (st *fuzzState) checkLoaded(t *testing.T, d *desired) {
 	if err := os.Remove(filepath.Join(st.s.dir, manifestFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
-	if err := st.s.putManifest(d.signed); err != nil {
-		t.Fatal(err)
-	}
+	keepManifest(t, st.s, d.signed)
 	again := st.s.load(st.id)
 	if again.problem != nil || again.desired == nil {
 		t.Fatalf("a loaded state, kept again, is refused: %v", again.problem)

@@ -26,7 +26,17 @@ func keepGeneration(t *testing.T, h *fakeHub, s store, id *identity) {
 	if err := s.putObjects(objs, s.missing(m)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.putManifest(sm); err != nil {
+	keepManifest(t, s, sm)
+}
+
+// keepManifest keeps sm as the agent does once it accepted it.
+func keepManifest(t testing.TB, s store, sm wire.SignedManifest) {
+	t.Helper()
+	data, err := encodeManifest(sm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.putManifest(data); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -46,6 +46,8 @@ const (
 type SuperviseOptions struct {
 	// Binary is the agent binary the supervisor runs (its own path): the
 	// release on trial is written beside it, and replaces it once healthy.
+	// Without InstallDir, Supervise says at start when its directory is
+	// not writable (every update is then refused).
 	Binary string
 	// Args are the agent's arguments.
 	Args []string
@@ -88,15 +90,52 @@ func Supervise(ctx context.Context, o SuperviseOptions) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	binDir := o.InstallDir
+	if binDir == "" {
+		binDir = filepath.Dir(o.Binary)
+	}
+	removeLeftovers(binDir, filepath.Base(o.Binary), o.StateDir, o.Logger)
 	if o.InstallDir != "" {
 		bin, err := installShipped(o.Binary, o.InstallDir, o.StateDir, o.Logger)
 		if err != nil {
 			return fmt.Errorf("installing the agent binary: %w", err)
 		}
 		o.Binary = bin
+	} else if err := probeWritable(filepath.Dir(o.Binary)); err != nil {
+		// The agent runs, but every release the hub names is refused:
+		// say so now, not at the first update.
+		o.Logger.Error("agent binary directory not writable: every agent update will be refused; give the supervisor a writable --install-dir",
+			"dir", filepath.Dir(o.Binary), "err", err)
 	}
 	s := &supervisor{o: o, log: o.Logger}
 	return s.run(ctx)
+}
+
+// removeLeftovers removes the temporary files of writes cut short by a
+// crash or a kill: a download in the state directory, a release or a
+// copy of the binary (named base) being written in binDir, a write
+// probe. Supervise calls it before its agent starts, so none is being
+// written; nothing else would ever remove them.
+func removeLeftovers(binDir, base, stateDir string, log *slog.Logger) {
+	patterns := []string{
+		filepath.Join(stateDir, downloadFile+"*"), // and .release-download-* of earlier builds
+		filepath.Join(binDir, atomicfile.TempPattern(base+nextSuffix)),
+		filepath.Join(binDir, atomicfile.TempPattern(base)),
+		filepath.Join(binDir, "."+base+nextSuffix+"-*"), // earlier builds' names
+		filepath.Join(binDir, "."+base+"-*"),
+		filepath.Join(binDir, ".write-probe-*"),
+	}
+	for _, p := range patterns {
+		matches, _ := filepath.Glob(p)
+		for _, m := range matches {
+			switch err := os.Remove(m); {
+			case err == nil:
+				log.Info("removed a leftover temporary file", "file", m)
+			case !errors.Is(err, os.ErrNotExist):
+				log.Warn("removing a leftover temporary file", "file", m, "err", err)
+			}
+		}
+	}
 }
 
 type supervisor struct {

@@ -24,6 +24,10 @@ type releaseSource interface {
 	DownloadRelease(ctx context.Context, digest, from string, w io.Writer, limit int64) (encoding string, n int64, err error)
 }
 
+// downloadFile, in the state directory, holds a release as downloaded
+// (a delta or gzip) while it is rebuilt beside the binary.
+const downloadFile = ".release-download"
+
 // downloadTimeout bounds downloading one release: megabytes over a thin
 // link, and the hub may first make the delta.
 const downloadTimeout = 15 * time.Minute
@@ -64,13 +68,17 @@ func (a *Agent) updateOnce(ctx context.Context, id *identity, src releaseSource)
 	if cur == nil || cur.manifest.Agent == nil {
 		return nil
 	}
-	rel, err := wire.VerifyRelease(id.pub, *cur.manifest.Agent, runtime.GOARCH)
+	sr := *cur.manifest.Agent
+	if a.refused[string(sr.Signature)] {
+		return nil
+	}
+	rel, err := wire.VerifyRelease(id.pub, sr, runtime.GOARCH)
 	if err != nil {
 		version := "unknown"
-		if r, derr := wire.DecodeRelease(*cur.manifest.Agent); derr == nil {
+		if r, derr := wire.DecodeRelease(sr); derr == nil {
 			version = r.Version
 		}
-		a.refuseUpdate(version, "", err)
+		a.refuseUpdate(sr, version, err)
 		return nil
 	}
 	self, err := a.selfDigest()
@@ -78,11 +86,11 @@ func (a *Agent) updateOnce(ctx context.Context, id *identity, src releaseSource)
 		a.log.Warn("reading the agent's own binary", "err", err)
 		return nil
 	}
-	if rel.Digest == self || a.refused[rel.Digest] {
+	if rel.Digest == self {
 		return nil
 	}
 	if a.sup == nil {
-		a.refuseUpdate(rel.Version, rel.Digest, errors.New("this agent runs unsupervised (without --supervise), so it never replaces itself"))
+		a.refuseUpdate(sr, rel.Version, errors.New("this agent runs unsupervised (without --supervise), so it never replaces itself"))
 		return nil
 	}
 	rec, err := loadUpdateRecord(a.opts.StateDir)
@@ -102,7 +110,7 @@ func (a *Agent) updateOnce(ctx context.Context, id *identity, src releaseSource)
 	if err != nil {
 		var refused errRefused
 		if errors.As(err, &refused) {
-			a.refuseUpdate(rel.Version, rel.Digest, err)
+			a.refuseUpdate(sr, rel.Version, err)
 		} else {
 			a.log.Warn("downloading agent release failed, will retry", "version", rel.Version, "err", err)
 		}
@@ -135,11 +143,12 @@ func (a *Agent) checkPromoted() {
 }
 
 // refuseUpdate reports a release the agent will not run and remembers it
-// for this process, so that it is not downloaded again at every resync.
-func (a *Agent) refuseUpdate(version, digest string, err error) {
-	if digest != "" {
-		a.refused[digest] = true
-	}
+// for this process by its signature, so that it is neither checked nor
+// downloaded nor reported again at every resync. A signature names one
+// release, whether it verifies or not: another release (even under the
+// same version, say rebuilt for this architecture) is looked at afresh.
+func (a *Agent) refuseUpdate(sr wire.SignedRelease, version string, err error) {
+	a.refused[string(sr.Signature)] = true
 	a.log.Error("agent release refused", "version", version, "err", err)
 	a.outbox.setUpdate(&wire.AgentUpdate{Version: version, State: wire.UpdateRefused, Message: err.Error(), Time: a.clock.Now().UTC()})
 }
@@ -188,48 +197,37 @@ func (a *Agent) install(ctx context.Context, src releaseSource, rel wire.AgentRe
 	return encoding, n, err
 }
 
+// installFrom writes rel as BINARY.next, downloaded from from ("" for the
+// whole release). The file is created before anything is downloaded: a
+// directory that cannot take it is a refusal, where a failed write after
+// the download would cost the whole download again at every resync.
 func (a *Agent) installFrom(ctx context.Context, src releaseSource, rel wire.AgentRelease, from string) (encoding string, n int64, err error) {
-	dl, err := os.CreateTemp(a.opts.StateDir, ".release-download-*")
-	if err != nil {
-		return "", 0, fmt.Errorf("creating download file: %w", err)
-	}
-	defer func() {
-		dl.Close()
-		os.Remove(dl.Name())
-	}()
-	dctx, cancel := context.WithTimeout(ctx, downloadTimeout)
-	encoding, n, err = src.DownloadRelease(dctx, rel.Digest, from, dl, rel.Size+1<<20)
-	cancel()
-	if err != nil {
-		return "", n, err
-	}
-	bin := a.sup.binary
-	out, err := os.CreateTemp(filepath.Dir(bin), "."+filepath.Base(bin)+nextSuffix+"-*")
-	if err != nil {
-		return encoding, n, fmt.Errorf("creating the release beside the binary: %w", err)
-	}
-	defer func() {
+	created := false
+	err = atomicfile.WriteFrom(a.sup.binary+nextSuffix, 0o755, func(out io.Writer) error {
+		created = true
+		// One name, truncated: a download cut by a crash is overwritten
+		// by the next one, and removed by the supervisor's next start.
+		dl, err := os.OpenFile(filepath.Join(a.opts.StateDir, downloadFile), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
-			out.Close()
-			os.Remove(out.Name())
+			return fmt.Errorf("creating download file: %w", err)
 		}
-	}()
-	if err := rebuild(out, dl, n, encoding, rel); err != nil {
-		return encoding, n, err
+		defer func() {
+			dl.Close()
+			os.Remove(dl.Name())
+		}()
+		dctx, cancel := context.WithTimeout(ctx, downloadTimeout)
+		encoding, n, err = src.DownloadRelease(dctx, rel.Digest, from, dl, rel.Size+1<<20)
+		cancel()
+		if err != nil {
+			encoding = ""
+			return err
+		}
+		return rebuild(out, dl, n, encoding, rel)
+	})
+	if err != nil && !created {
+		return "", 0, errRefused{fmt.Errorf("the release cannot be written beside the agent binary (give the supervisor a writable --install-dir): %w", err)}
 	}
-	if err := out.Chmod(0o755); err != nil {
-		return encoding, n, fmt.Errorf("making the release executable: %w", err)
-	}
-	if err := out.Sync(); err != nil {
-		return encoding, n, fmt.Errorf("syncing the release: %w", err)
-	}
-	if err := out.Close(); err != nil {
-		return encoding, n, fmt.Errorf("closing the release: %w", err)
-	}
-	if err := os.Rename(out.Name(), bin+nextSuffix); err != nil {
-		return encoding, n, fmt.Errorf("placing the release beside the binary: %w", err)
-	}
-	return encoding, n, atomicfile.SyncDir(filepath.Dir(bin))
+	return encoding, n, err
 }
 
 // rebuild writes the release from what was downloaded (n bytes of dl) and

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"flotilla.io/flotilla/internal/wire"
 )
@@ -79,6 +80,7 @@ func TestUpdateRefusals(t *testing.T) {
 		name         string
 		release      *wire.SignedRelease
 		unsupervised bool
+		unwritable   bool // the binary's directory cannot take the release
 		failedBefore bool
 		answers      []fakeAnswer
 		wantReady    bool
@@ -94,6 +96,8 @@ func TestUpdateRefusals(t *testing.T) {
 		{name: "not gzip", release: sign(key, good), answers: []fakeAnswer{{encoding: wire.ReleaseGzip, body: build}}, wantState: wire.UpdateRefused, wantMessage: "decompressing", wantCalls: 1},
 		{name: "unsupervised", release: sign(key, good), unsupervised: true, wantState: wire.UpdateRefused, wantMessage: "unsupervised"},
 		{name: "failed here before", release: sign(key, good), failedBefore: true},
+		{name: "binary directory not writable", release: sign(key, good), unwritable: true, answers: []fakeAnswer{{encoding: wire.ReleaseGzip, body: gz(t, build)}},
+			wantState: wire.UpdateRefused, wantMessage: "cannot be written beside the agent binary"},
 		{name: "link down", release: sign(key, good), answers: []fakeAnswer{{err: errors.New("connection refused")}}, wantCalls: 1},
 	}
 	for _, tc := range tests {
@@ -107,11 +111,15 @@ func TestUpdateRefusals(t *testing.T) {
 			if err := os.WriteFile(bin, installed, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			a, err := New(Options{StateDir: dir, Applier: &fakeApplier{}, Version: "v1"})
+			clock := newFakeClock()
+			a, err := New(Options{StateDir: dir, Applier: &fakeApplier{}, Version: "v1", Clock: clock})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !tc.unsupervised {
+			switch {
+			case tc.unwritable:
+				a.sup = &supervision{binary: filepath.Join(dir, "gone", "flotilla-agent")}
+			case !tc.unsupervised:
 				a.sup = &supervision{binary: bin}
 			}
 			if tc.failedBefore {
@@ -155,7 +163,7 @@ func TestUpdateRefusals(t *testing.T) {
 					t.Errorf("a trial was recorded: %+v", rec.Trial)
 				}
 			}
-			leftovers, _ := filepath.Glob(filepath.Join(dir, ".release-download-*"))
+			leftovers, _ := filepath.Glob(filepath.Join(dir, downloadFile+"*"))
 			if more, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), ".*")); len(leftovers)+len(more) > 0 {
 				t.Errorf("temporary files left: %v %v", leftovers, more)
 			}
@@ -169,11 +177,27 @@ func TestUpdateRefusals(t *testing.T) {
 				t.Errorf("reported %+v, want %s with %q", u, tc.wantState, tc.wantMessage)
 			}
 			if tc.wantState != "" {
-				// Refused once: not downloaded again at the next resync.
+				// Refused once: once the hub has the refusal, the next
+				// resync neither downloads the release again nor queues
+				// the refusal again.
+				if err := a.outbox.put(wire.StatusReport{}, clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+				r, ok := a.outbox.take()
+				if !ok || r.AgentUpdate == nil {
+					t.Fatalf("the refusal is not sent (%+v)", r)
+				}
+				if err := a.outbox.delivered(r); err != nil {
+					t.Fatal(err)
+				}
 				calls := src.calls
+				clock.Advance(time.Minute)
 				_ = a.updateOnce(t.Context(), &identity{pub: pub}, src)
 				if src.calls != calls {
 					t.Errorf("a refused release was downloaded again")
+				}
+				if r, ok := a.outbox.take(); ok {
+					t.Errorf("the refusal was queued again after its delivery: %+v", r.AgentUpdate)
 				}
 			}
 		})

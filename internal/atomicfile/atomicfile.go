@@ -6,14 +6,30 @@ package atomicfile
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
 
 // Write replaces path with data, with the given permissions.
-func Write(path string, data []byte, perm os.FileMode) (err error) {
+func Write(path string, data []byte, perm os.FileMode) error {
+	return WriteFrom(path, perm, func(w io.Writer) error {
+		if _, err := w.Write(data); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// WriteFrom replaces path with what write writes, with the given
+// permissions: for content streamed rather than held (a binary being
+// downloaded or copied). The temporary file is created before write is
+// called, so a directory that cannot take the file fails before any work
+// is done. When write fails, path is left as it was and its error is
+// returned as it is.
+func WriteFrom(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, TempPattern(filepath.Base(path)))
 	if err != nil {
 		return fmt.Errorf("creating temporary file for %s: %w", path, err)
 	}
@@ -23,8 +39,8 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if err := write(tmp); err != nil {
+		return err
 	}
 	if err := tmp.Chmod(perm); err != nil {
 		return fmt.Errorf("setting mode of %s: %w", path, err)
@@ -41,6 +57,12 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 	return syncDir(dir)
 }
 
+// TempPattern is the name pattern (for os.CreateTemp and filepath.Glob)
+// of the temporary files in which the file named base is written. A
+// process killed while writing leaves one behind; its owner removes such
+// files when it knows that no write is under way.
+func TempPattern(base string) string { return "." + base + ".tmp-*" }
+
 // syncDir makes a rename in dir durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
@@ -55,5 +77,5 @@ func syncDir(dir string) error {
 }
 
 // SyncDir makes renames and links in dir durable, for callers that
-// rename files they wrote themselves (a stream too large to hold).
+// rename or link files themselves.
 func SyncDir(dir string) error { return syncDir(dir) }

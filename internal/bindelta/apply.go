@@ -83,12 +83,18 @@ func Apply(out io.Writer, old io.ReaderAt, oldSize int64, patch io.ReaderAt, pat
 	ctrl, diff, extra := streams[0], streams[1], streams[2]
 	a := applier{out: out, old: old, oldSize: oldSize, left: h.NewSize, buf: make([]byte, 32<<10), obuf: make([]byte, 32<<10)}
 	var oldPos int64
-	for a.left > 0 {
+	for first := true; a.left > 0; first = false {
 		add, err1 := binary.ReadUvarint(ctrl)
 		cp, err2 := binary.ReadUvarint(ctrl)
 		seek, err3 := binary.ReadVarint(ctrl)
 		if err := errors.Join(err1, err2, err3); err != nil {
 			return a.written, fmt.Errorf("%w: control stream: %v", ErrCorrupt, err)
+		}
+		if add == 0 && cp == 0 && !first {
+			// Only the first control may merely seek: a stream of
+			// controls that write nothing would keep the CPU busy
+			// for as long as its gzip expands, bounded by nothing.
+			return a.written, fmt.Errorf("%w: a control writes nothing", ErrCorrupt)
 		}
 		if add > uint64(a.left) || cp > uint64(a.left)-add {
 			return a.written, fmt.Errorf("%w: a control makes more than the %d bytes announced", ErrCorrupt, h.NewSize)

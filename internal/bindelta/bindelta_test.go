@@ -1,8 +1,12 @@
 package bindelta
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
+	"encoding/binary"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"testing"
 )
@@ -21,7 +25,101 @@ func roundTrip(t testing.TB, old, new []byte) []byte {
 	if n != int64(len(new)) || !bytes.Equal(out.Bytes(), new) {
 		t.Fatalf("Apply made %d bytes that differ from the %d wanted", n, len(new))
 	}
+	for i, c := range controlsOf(t, patch) {
+		if i > 0 && c.add == 0 && c.cp == 0 {
+			t.Fatalf("control %d of the patch writes nothing: %+v", i, c)
+		}
+	}
 	return patch
+}
+
+// controlsOf decodes the control stream of a patch.
+func controlsOf(t testing.TB, patch []byte) []control {
+	t.Helper()
+	h, err := ReadHeader(bytes.NewReader(patch), int64(len(patch)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(patch[headerSize : headerSize+int(h.sections[0])]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(zr)
+	var out []control
+	for {
+		add, err := binary.ReadUvarint(br)
+		if err == io.EOF {
+			return out
+		}
+		cp, err2 := binary.ReadUvarint(br)
+		seek, err3 := binary.ReadVarint(br)
+		if err := errors.Join(err, err2, err3); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, control{int(add), int(cp), int(seek)})
+	}
+}
+
+// makePatch builds a patch from its streams as they are, for the
+// patches Diff never makes.
+func makePatch(t testing.TB, newSize int, ctrl []control, diff, extra []byte) []byte {
+	t.Helper()
+	var c []byte
+	for _, x := range ctrl {
+		c = binary.AppendUvarint(c, uint64(x.add))
+		c = binary.AppendUvarint(c, uint64(x.cp))
+		c = binary.AppendVarint(c, int64(x.seek))
+	}
+	var sections [3]bytes.Buffer
+	for i, raw := range [][]byte{c, diff, extra} {
+		zw := gzip.NewWriter(&sections[i])
+		if _, err := zw.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := []byte(magic)
+	out = binary.LittleEndian.AppendUint64(out, uint64(newSize))
+	for i := range sections {
+		out = binary.LittleEndian.AppendUint64(out, uint64(sections[i].Len()))
+	}
+	for i := range sections {
+		out = append(out, sections[i].Bytes()...)
+	}
+	return out
+}
+
+// TestApplyControlsThatWriteNothing: the first control may only seek (a
+// new program that begins with a stretch from the middle of the old one);
+// any later control must write: a stream of ones that do not would keep
+// the agent's CPU busy long after the download.
+func TestApplyControlsThatWriteNothing(t *testing.T) {
+	old := []byte("0123456789")
+	seekFirst := makePatch(t, 3, []control{{0, 0, 5}, {3, 0, 0}}, []byte{0, 0, 0}, nil)
+	var out bytes.Buffer
+	if _, err := Apply(&out, bytes.NewReader(old), int64(len(old)), bytes.NewReader(seekFirst), int64(len(seekFirst)), 100); err != nil || out.String() != "567" {
+		t.Errorf("a first control that only seeks: Apply made %q, %v; want \"567\"", out.String(), err)
+	}
+
+	spin := make([]control, 10_000)
+	spin = append(spin, control{0, 1, 0})
+	for _, tc := range []struct {
+		name  string
+		patch []byte
+	}{
+		{"many", makePatch(t, 1, spin, nil, []byte("x"))},
+		{"one, after a write", makePatch(t, 2, []control{{0, 1, 0}, {0, 0, 3}, {0, 1, 0}}, nil, []byte("xy"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			_, err := Apply(&out, bytes.NewReader(old), int64(len(old)), bytes.NewReader(tc.patch), int64(len(tc.patch)), 100)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("Apply = %v, want ErrCorrupt", err)
+			}
+		})
+	}
 }
 
 // program makes n bytes that look like code: repeated instruction-like
@@ -57,6 +155,8 @@ func TestRoundTrip(t *testing.T) {
 		{"scattered edits", base, edited, 0.05},
 		{"unrelated", program(r, 5000), program(r, 5000), 0},
 		{"zeros", make([]byte, 100_000), append(make([]byte, 50_000), 1), 0.01},
+		{"begins in the middle of old", base, base[120_000:], 0.01},
+		{"the halves swapped", base, append(bytes.Clone(base[100_000:]), base[:100_000]...), 0.01},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

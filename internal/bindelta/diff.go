@@ -21,15 +21,37 @@ func Diff(old, new []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	var varint [binary.MaxVarintLen64]byte
-	emit := func(add, cp, seek int) error {
-		n := binary.PutUvarint(varint[:], uint64(add))
-		n += binary.PutUvarint(varint[n:], uint64(cp))
-		n += binary.PutVarint(varint[n:], int64(seek))
+	var varint [3 * binary.MaxVarintLen64]byte
+	var last control // the control not yet written, when pending
+	pending := false
+	flush := func() error {
+		if !pending {
+			return nil
+		}
+		n := binary.PutUvarint(varint[:], uint64(last.add))
+		n += binary.PutUvarint(varint[n:], uint64(last.cp))
+		n += binary.PutVarint(varint[n:], int64(last.seek))
 		_, err := ctrl.w.Write(varint[:n])
 		return err
 	}
+	// Apply refuses a control that writes nothing, but for the first (a
+	// seek before anything is written): such a control's seek is added
+	// to the one before.
+	emit := func(add, cp, seek int) error {
+		if add == 0 && cp == 0 && pending {
+			last.seek += seek
+			return nil
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		last, pending = control{add, cp, seek}, true
+		return nil
+	}
 	if err := scan(old, new, sa, emit, diff.w, extra.w); err != nil {
+		return nil, fmt.Errorf("making delta: %w", err)
+	}
+	if err := flush(); err != nil {
 		return nil, fmt.Errorf("making delta: %w", err)
 	}
 	var out bytes.Buffer
@@ -49,6 +71,10 @@ func Diff(old, new []byte) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// control is one triple of the control stream: add bytes of diff added
+// to old, then cp bytes of extra, then a seek in old.
+type control struct{ add, cp, seek int }
 
 // streamWriter is one compressed section of a patch.
 type streamWriter struct {

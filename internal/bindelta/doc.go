@@ -13,7 +13,8 @@
 // library writes no bzip2), behind a header of their lengths:
 //
 //	"FLTDLT01" | newSize | ctrlLen | diffLen | extraLen  (uint64, little endian)
-//	ctrl:  gzip of (add uvarint, copy uvarint, seek zigzag varint)...
+//	ctrl:  gzip of (add uvarint, copy uvarint, seek zigzag varint)...,
+//	       each writing at least one byte but the first, which may only seek
 //	diff:  gzip of the bytes added to old, add bytes per control
 //	extra: gzip of the bytes copied as they are, copy bytes per control
 //

@@ -3,6 +3,7 @@ package kubeapply
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // IgnoreRule excludes fields, by JSON pointer (RFC 6901), of the objects it
@@ -83,33 +85,33 @@ func (a *Applier) members(ctx context.Context, set Set, refs []ObjectRef) []*ite
 	res := &resolver{mapper: a.mapper}
 	var picked []*item
 	for _, it := range items {
-		if it.err != nil || it.release || !coveredBy(refs, ObjectRef{Group: it.ref.Group, Kind: it.ref.Kind}) {
+		if it.err != nil || it.release || !mayCoverKind(refs, it.ref.GroupKind()) {
 			continue // not even of a kind refs name
 		}
 		m, err := res.mapping(ctx, it.ref.GroupKind(), it.ref.Version)
 		if err != nil {
 			continue
 		}
-		if it.resolve(m); it.err == nil && coveredBy(refs, it.ref) {
+		if it.resolve(m); it.err == nil && Covered(refs, it.ref) {
 			picked = append(picked, it)
 		}
 	}
 	return picked
 }
 
-// coveredBy reports whether one of refs covers ref, or, when ref has no
-// name, names an object of its kind. Everything is covered when refs is
-// empty.
-func coveredBy(refs []ObjectRef, ref ObjectRef) bool {
-	if len(refs) == 0 {
-		return true
-	}
-	for _, r := range refs {
-		if r.Covers(ref) || (ref.Name == "" && r.Group == ref.Group && r.Kind == ref.Kind) {
-			return true
-		}
-	}
-	return false
+// Covered reports whether refs cover ref (see ObjectRef.Covers). Empty
+// refs, nil or not, cover every object: that is how Drifted and Restore
+// read them.
+func Covered(refs []ObjectRef, ref ObjectRef) bool {
+	return len(refs) == 0 || slices.ContainsFunc(refs, func(r ObjectRef) bool { return r.Covers(ref) })
+}
+
+// mayCoverKind reports whether refs may cover objects of kind gk: the
+// check before an object's resource is looked up.
+func mayCoverKind(refs []ObjectRef, gk schema.GroupKind) bool {
+	return len(refs) == 0 || slices.ContainsFunc(refs, func(r ObjectRef) bool {
+		return r.Kind == "" || (r.Group == gk.Group && r.Kind == gk.Kind)
+	})
 }
 
 func (a *Applier) driftOf(ctx context.Context, it *item, ignore []IgnoreRule) (*Drift, error) {

@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func cm(data map[string]any, rv string) *unstructured.Unstructured {
@@ -102,7 +103,7 @@ func TestKeptByPolicy(t *testing.T) {
 	}
 }
 
-func TestCoveredBy(t *testing.T) {
+func TestCovered(t *testing.T) {
 	cm := ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "a"}
 	tests := []struct {
 		name string
@@ -110,16 +111,45 @@ func TestCoveredBy(t *testing.T) {
 		ref  ObjectRef
 		want bool
 	}{
-		{"no refs: everything", nil, cm, true},
+		{"nil refs: everything", nil, cm, true},
+		{"empty refs: everything too", []ObjectRef{}, cm, true},
+		{"the zero ref: everything", []ObjectRef{{}}, cm, true},
 		{"named", []ObjectRef{{Kind: "Secret"}, cm}, cm, true},
+		{"named at another version", []ObjectRef{{Version: "v2", Kind: "ConfigMap", Namespace: "ns", Name: "a"}}, cm, true},
+		{"its whole kind", []ObjectRef{{Kind: "ConfigMap"}}, cm, true},
 		{"not named", []ObjectRef{{Kind: "Secret"}}, cm, false},
-		{"a kind some ref names an object of", []ObjectRef{cm}, ObjectRef{Kind: "ConfigMap"}, true},
-		{"a kind no ref names", []ObjectRef{cm}, ObjectRef{Kind: "Secret"}, false},
+		{"another object of its kind", []ObjectRef{{Kind: "ConfigMap", Namespace: "ns", Name: "b"}}, cm, false},
+		{"a kind is not covered by one of its objects", []ObjectRef{cm}, ObjectRef{Kind: "ConfigMap"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := coveredBy(tt.refs, tt.ref); got != tt.want {
-				t.Errorf("coveredBy(%v, %v) = %v, want %v", tt.refs, tt.ref, got, tt.want)
+			if got := Covered(tt.refs, tt.ref); got != tt.want {
+				t.Errorf("Covered(%v, %v) = %v, want %v", tt.refs, tt.ref, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMayCoverKind(t *testing.T) {
+	cm := ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "a"}
+	cmKind, secretKind := schema.GroupKind{Kind: "ConfigMap"}, schema.GroupKind{Kind: "Secret"}
+	tests := []struct {
+		name string
+		refs []ObjectRef
+		gk   schema.GroupKind
+		want bool
+	}{
+		{"no refs: every kind", nil, cmKind, true},
+		{"empty refs: every kind", []ObjectRef{}, cmKind, true},
+		{"the zero ref: every kind", []ObjectRef{{}}, secretKind, true},
+		{"a kind some ref names an object of", []ObjectRef{cm}, cmKind, true},
+		{"a kind no ref names", []ObjectRef{cm}, secretKind, false},
+		{"same kind, another group", []ObjectRef{{Group: "example.com", Kind: "ConfigMap"}}, cmKind, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mayCoverKind(tt.refs, tt.gk); got != tt.want {
+				t.Errorf("mayCoverKind(%v, %v) = %v, want %v", tt.refs, tt.gk, got, tt.want)
 			}
 		})
 	}

@@ -108,7 +108,10 @@ const watchRetry = 2 * time.Second
 // holding it, and a set new to the watch is reported so for the kinds
 // already watched. A watch that ends resumes where it stopped, and lists
 // again only when the server no longer serves that point. While a kind
-// cannot be watched, each failed try is reported as Interrupted.
+// cannot be watched, each failed try is reported as Interrupted: a failed
+// list or watch, and a failed lookup of the kind's resource (tried again
+// every watchRetry, so a watch started before the API server was up
+// starts once it is).
 func (a *Applier) Watch(ctx context.Context, watched *Watched, fn func(DriftEvent)) {
 	w := &driftWatch{a: a, fn: fn, running: map[schema.GroupKind]context.CancelFunc{}}
 	w.routes.Store(newRoutes(nil, ""))
@@ -118,12 +121,23 @@ func (a *Applier) Watch(ctx context.Context, watched *Watched, fn func(DriftEven
 		}
 		w.wg.Wait()
 	}()
+	retry := time.NewTimer(watchRetry)
+	defer retry.Stop()
+	refresh := true
 	for {
-		w.follow(ctx, watched.current())
+		unwatched := w.follow(ctx, watched.current(), refresh)
+		retry.Reset(watchRetry)
+		var again <-chan time.Time
+		if unwatched {
+			again = retry.C // a kind could not be looked up: try it again
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-watched.changed:
+			refresh = true
+		case <-again:
+			refresh = false
 		}
 	}
 }
@@ -167,8 +181,14 @@ func newRoutes(watched []WatchSet, parentNamespace string) *routes {
 // follow starts watches for the kinds the sets hold that are not watched
 // yet, stops those of kinds no set holds, and reports the kinds already
 // watched of sets new to the watch: their members were applied before
-// their events were routed to them.
-func (w *driftWatch) follow(ctx context.Context, sets []WatchSet) {
+// their events were routed to them. A kind whose resource cannot be
+// looked up (the API server not up yet after a reboot, a CRD not yet
+// served) is reported as Interrupted, and follow returns true so that
+// Watch calls it again after watchRetry. With refresh false, a kind the
+// cached discovery does not know is not asked about again: the retry of
+// a kind not served costs nothing until something refreshes discovery
+// (an apply of a CRD, a miss elsewhere, a change of the sets).
+func (w *driftWatch) follow(ctx context.Context, sets []WatchSet, refresh bool) (unwatched bool) {
 	next := newRoutes(sets, w.a.opts.ParentNamespace)
 	prev := w.routes.Swap(next)
 	for gk, stop := range w.running {
@@ -177,7 +197,7 @@ func (w *driftWatch) follow(ctx context.Context, sets []WatchSet) {
 			delete(w.running, gk)
 		}
 	}
-	res := &resolver{mapper: w.a.mapper}
+	res := &resolver{mapper: w.a.mapper, refreshed: !refresh}
 	for _, gk := range slices.SortedFunc(maps.Keys(next.kinds), compareGK) {
 		if _, ok := w.running[gk]; ok {
 			for _, set := range next.kinds[gk] {
@@ -189,13 +209,15 @@ func (w *driftWatch) follow(ctx context.Context, sets []WatchSet) {
 		}
 		m, err := res.mapping(ctx, gk, "")
 		if err != nil {
-			w.a.log.Debug("not watching kind until the sets change", "kind", gk.String(), "err", err)
+			w.interrupted(ctx, gk, err)
+			unwatched = true
 			continue
 		}
 		kctx, stop := context.WithCancel(ctx)
 		w.running[gk] = stop
 		w.wg.Go(func() { w.watchKind(kctx, m.Resource, gk) })
 	}
+	return unwatched
 }
 
 // watchKind lists (for a resource version) and watches one resource until
