@@ -20,8 +20,6 @@ type plan struct {
 	// kinds holds every path written, for resolving symlinks through one
 	// another; submodules are not written and not in it.
 	kinds map[string]kind
-	// targets holds every symlink's target by its path.
-	targets map[string]string
 }
 
 type kind uint8
@@ -57,7 +55,7 @@ type planner struct {
 // a symlink, followed through the tree's other symlinks, would lead
 // outside the checkout.
 func planCheckout(objects storer.EncodedObjectStorer, h plumbing.Hash, lim limits) (*plan, error) {
-	pl := &planner{objects: objects, lim: lim, p: &plan{kinds: map[string]kind{}, targets: map[string]string{}}}
+	pl := &planner{objects: objects, lim: lim, p: &plan{kinds: map[string]kind{}}}
 	if err := pl.tree("", h, 0); err != nil {
 		return nil, err
 	}
@@ -123,7 +121,6 @@ func (pl *planner) entry(path string, e rawEntry, depth int) error {
 		}
 		pl.p.links = append(pl.p.links, planLink{path: path, target: target})
 		pl.p.kinds[path] = kindLink
-		pl.p.targets[path] = target
 	case filemode.Submodule:
 		// Not fetched: the source's own tree is what it declares.
 	default:

@@ -19,7 +19,10 @@ var (
 // that the tree does not hold is taken as a plain directory, so a link
 // that would leave only once such a path appeared is refused too.
 func checkLinks(p *plan) error {
-	r := resolver{kinds: p.kinds, targets: p.targets, memo: map[string]*followed{}}
+	r := resolver{kinds: p.kinds, targets: make(map[string]string, len(p.links)), memo: map[string]*followed{}}
+	for _, l := range p.links {
+		r.targets[l.path] = l.target
+	}
 	for _, l := range p.links {
 		_, err := r.follow(l.path, 0)
 		switch {
@@ -39,7 +42,7 @@ func checkLinks(p *plan) error {
 // of their targets, not a product of them.
 type resolver struct {
 	kinds   map[string]kind
-	targets map[string]string
+	targets map[string]string // every symlink's target by its path
 	memo    map[string]*followed
 }
 
