@@ -51,7 +51,8 @@ type planner struct {
 }
 
 // planCheckout reads the tree h and every tree under it, and refuses it
-// (*TreeError) if git would refuse an entry, if a limit is passed, or if
+// (*TreeError) if git would refuse an entry, if a limit is passed (the
+// entries counted as a walk through the symlinks meets them too), or if
 // a symlink, followed through the tree's other symlinks, would lead
 // outside the checkout.
 func planCheckout(objects storer.EncodedObjectStorer, h plumbing.Hash, lim limits) (*plan, error) {
@@ -59,7 +60,7 @@ func planCheckout(objects storer.EncodedObjectStorer, h plumbing.Hash, lim limit
 	if err := pl.tree("", h, 0); err != nil {
 		return nil, err
 	}
-	if err := checkLinks(pl.p); err != nil {
+	if err := checkLinks(pl.p, pl.lim); err != nil {
 		return nil, err
 	}
 	return pl.p, nil
