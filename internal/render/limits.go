@@ -69,7 +69,8 @@ type LimitError struct {
 func (e *LimitError) Error() string { return e.What + " (limit: " + e.Flag + ")" }
 
 // budget counts what one render has used against its limits; a nil
-// budget counts nothing and only bounds each file by maxFileBytes.
+// budget counts nothing (each file is still bounded by maxFileBytes when
+// it is read).
 type budget struct {
 	lim     Limits // with defaults
 	objects int
@@ -119,9 +120,6 @@ func (b *budget) objectBytes(n int) error {
 // file counts a manifest file of size bytes before it is read.
 func (b *budget) file(size int64) error {
 	if b == nil {
-		if size > maxFileBytes {
-			return fmt.Errorf("file has %d bytes, more than the %d allowed", size, maxFileBytes)
-		}
 		return nil
 	}
 	b.read += size

@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"flotilla.io/flotilla/internal/bundle"
 )
 
 // configMaps is a multi-document file of n ConfigMaps, four lines each.
@@ -227,5 +232,30 @@ func TestInProcessRendersAsRenderEffective(t *testing.T) {
 				t.Errorf("InProcess renders differently from RenderEffective")
 			}
 		})
+	}
+}
+
+// TestLoadCheckoutCountsBeforeReading: the checkout Kustomize sees is
+// counted by the size of each file opened, before it is read; a file
+// past the whole budget is refused for it.
+func TestLoadCheckoutCountsBeforeReading(t *testing.T) {
+	root := t.TempDir()
+	f, err := os.Create(filepath.Join(root, "huge.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Truncate(maxCheckoutBytes + 1) // sparse: nothing written
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := bundle.OpenCheckout(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = loadCheckout(context.Background(), c, filesys.MakeFsInMemory())
+	if !errors.Is(err, errCheckoutTooLarge) {
+		t.Fatalf("loadCheckout = %v, want %v", err, errCheckoutTooLarge)
 	}
 }
