@@ -64,7 +64,7 @@ func runRender(cmd *cobra.Command, g *globals, dir string, rf renderFlags) error
 		return err
 	}
 	if err := (egress.Policy{AllowHosts: rf.chartHosts}).Validate(); err != nil {
-		return fmt.Errorf("--allow-chart-host: %w", err)
+		return err // names the flag and the pattern
 	}
 	if rf.source == "" {
 		abs, err := filepath.Abs(dir)

@@ -40,12 +40,15 @@ func TestRenderCommand(t *testing.T) {
 		wantOut    []string // substrings of stdout
 		notOut     []string
 		wantErr    bool
+		wantErrMsg string // the whole error, when set
 		wantStderr string
 	}{
 		{name: "wasm cluster", args: []string{"render", examples, "--path", "wasm", "--label", "runtimeclass.flotilla.io/wasmtime=true"},
 			wantOut: []string{"kind: Deployment", "runtimeClassName: wasmtime"}},
 		{name: "other cluster", args: []string{"render", examples, "--path", "wasm", "--label", "env=dev"}, notOut: []string{"kind:"}},
 		{name: "bad label", args: []string{"render", examples, "--label", "novalue"}, wantErr: true},
+		{name: "bad chart host, the flag named once", args: []string{"render", examples, "--allow-chart-host", "http://x/"}, wantErr: true,
+			wantErrMsg: `--allow-chart-host "http://x/": not a host name, *.suffix, IP address or CIDR prefix`},
 		{name: "one bundle fails", args: []string{"render", broken}, wantOut: []string{"name: good"}, wantErr: true, wantStderr: "bad/cm.yaml"},
 	}
 	for _, tt := range tests {
@@ -53,6 +56,9 @@ func TestRenderCommand(t *testing.T) {
 			out, errOut, err := runCLI(t, tt.args...)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v (stderr %q)", err, tt.wantErr, errOut)
+			}
+			if tt.wantErrMsg != "" && err.Error() != tt.wantErrMsg {
+				t.Errorf("err = %q, want %q", err, tt.wantErrMsg)
 			}
 			for _, s := range tt.wantOut {
 				if !strings.Contains(out, s) {

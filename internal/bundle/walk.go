@@ -15,11 +15,21 @@ import (
 // ErrEscape marks a path or symlink that leads outside the checkout.
 var ErrEscape = errors.New("leads outside the checkout")
 
+// DefaultMaxLinkedEntries is how many entries a walk may meet through
+// symlinks to directories: the hub's default --max-repo-files, within
+// which the hub holds a checkout counting its entries the same way.
+const DefaultMaxLinkedEntries = 20000
+
 // WalkOptions tune Walk.
 type WalkOptions struct {
 	// SkipHidden skips files and directories whose name starts with a dot.
 	// .git is always skipped.
 	SkipHidden bool
+	// MaxLinkedEntries bounds the entries met in directories reached
+	// through a symlink, where a walk meets a directory once per path to
+	// it: links to links make a tiny tree a huge walk. Past it the walk
+	// fails. Zero means DefaultMaxLinkedEntries.
+	MaxLinkedEntries int
 }
 
 // Walk visits the tree under dir (slash-separated, relative to the root)
@@ -30,7 +40,9 @@ type WalkOptions struct {
 //
 // Each directory is opened once, through the os.Root, and listed; only
 // symlinks are statted, through the os.Root too. One directory per level
-// stays open while the walk is below it.
+// stays open while the walk is below it. Past opts.MaxLinkedEntries
+// entries met through symlinks to directories, the walk stops with an
+// error.
 func (c *Checkout) Walk(dir string, opts WalkOptions, fn func(Entry) error) error {
 	rel, err := CleanRel(dir)
 	if err != nil {
@@ -49,14 +61,21 @@ func (c *Checkout) Walk(dir string, opts WalkOptions, fn func(Entry) error) erro
 	}
 	start := &walkDir{path: rel, root: root}
 	defer start.close()
-	w := walker{c: c, opts: opts, fn: fn}
+	w := walker{c: c, opts: opts, fn: fn, start: rel, maxLinked: opts.MaxLinkedEntries}
+	if w.maxLinked <= 0 {
+		w.maxLinked = DefaultMaxLinkedEntries
+	}
 	return w.dir(start, nil)
 }
 
 type walker struct {
-	c    *Checkout
-	opts WalkOptions
-	fn   func(Entry) error
+	c     *Checkout
+	opts  WalkOptions
+	fn    func(Entry) error
+	start string // the directory walked, for errors
+	// linked counts the entries met through symlinks to directories, up
+	// to maxLinked.
+	linked, maxLinked int
 }
 
 // walkDir is a directory met by the walk: d.path is its path through
@@ -64,6 +83,8 @@ type walker struct {
 // the walk leaves it. Only the goroutine running the walk uses it.
 type walkDir struct {
 	path string
+	// linked: reached through a symlink, its own or an ancestor's.
+	linked bool
 	// parent opens it by name, confined to parent, when root is nil.
 	parent *os.Root
 	root   *os.Root
@@ -154,13 +175,18 @@ func (w *walker) dir(d *walkDir, up *ancestors) error {
 		if name == ".git" || (w.opts.SkipHidden && strings.HasPrefix(name, ".")) {
 			continue
 		}
+		if d.linked {
+			if w.linked++; w.linked > w.maxLinked {
+				return fmt.Errorf("walking %s: more than %d entries met through symlinks to directories, which the walk enters once per path to them", w.start, w.maxLinked)
+			}
+		}
 		entry := Entry{Path: joinRel(d.path, name), c: w.c}
 		switch typ := de.Type(); {
 		case typ&fs.ModeSymlink != 0:
 			entry = w.follow(entry, here)
 		case typ.IsDir():
 			entry.Dir = true
-			entry.sub = &walkDir{path: entry.Path, parent: d.root}
+			entry.sub = &walkDir{path: entry.Path, parent: d.root, linked: d.linked}
 		case typ.IsRegular():
 			entry.in = d.root
 		default:
@@ -208,7 +234,7 @@ func (w *walker) follow(e Entry, here *ancestors) Entry {
 	if err != nil {
 		return brokenLink(e.Path, w.c.explain(e.Path, err))
 	}
-	sub := &walkDir{path: e.Path, root: root}
+	sub := &walkDir{path: e.Path, root: root, linked: true}
 	// The identity of what was opened, not of what was statted: the loop
 	// check holds even if the link changed in between.
 	id, err := sub.identity()

@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,5 +274,71 @@ func TestWalkSymlinkedDirectories(t *testing.T) {
 	err = c.Walk("app/deep/x.yaml", WalkOptions{}, nil)
 	if want := "walking app/deep/x.yaml: not a directory"; err == nil || err.Error() != want {
 		t.Errorf("Walk of a file = %v, want %q", err, want)
+	}
+}
+
+// TestWalkLinkedBudget: directories each holding two links to the next
+// make a walk that meets each directory once per path to it; past its
+// budget of entries met through links, the walk stops with an error.
+func TestWalkLinkedBudget(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{"d3/f": ""}
+	for i := range 3 {
+		for _, l := range []string{"a", "b"} {
+			files[fmt.Sprintf("d%d/%s", i, l)] = fmt.Sprintf("-> ../d%d", i+1)
+		}
+	}
+	writeTree(t, root, files)
+	c, err := OpenCheckout(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The 11 entries on disk, and through the links: d3 (1 entry) behind
+	// each of d2's 2 links, d2 (2+2x1) behind d1's, d1 (2+2x4) behind
+	// d0's: 2x10 + 2x4 + 2x1.
+	const linked = 30
+	tests := []struct {
+		max     int
+		want    int // entries met
+		wantErr string
+	}{
+		{max: linked, want: 11 + linked},
+		{max: linked - 1, wantErr: "walking .: more than 29 entries met through symlinks to directories, which the walk enters once per path to them"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.max), func(t *testing.T) {
+			n := 0
+			err := c.Walk(".", WalkOptions{MaxLinkedEntries: tt.max}, func(Entry) error { n++; return nil })
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("Walk = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || n != tt.want {
+				t.Fatalf("Walk met %d entries, err %v; want %d and no error", n, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestDiscoverLinkedBudget: 101 links to one directory of 200 files make
+// discovery's walk meet 20,200 entries through links, past the default
+// budget, which flotilla render and the hub's older checkouts meet too.
+func TestDiscoverLinkedBudget(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{}
+	for i := range 200 {
+		files[fmt.Sprintf("big/f%03d", i)] = ""
+	}
+	for i := range 101 {
+		files[fmt.Sprintf("l%03d", i)] = "-> big"
+	}
+	writeTree(t, root, files)
+	_, err := Discover(root, nil)
+	want := `discovering bundles under ".": walking .: more than 20000 entries met through symlinks to directories`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Discover = %v, want prefix %q", err, want)
 	}
 }

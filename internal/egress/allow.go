@@ -18,8 +18,9 @@ type Allowlist struct {
 	prefixes []netip.Prefix
 }
 
-// ParseAllowlist checks and compiles patterns; the error names the first
-// bad one.
+// ParseAllowlist checks and compiles patterns; the error names the flag
+// (--allow-chart-host) and the first bad pattern, so callers return it as
+// it is.
 func ParseAllowlist(patterns []string) (*Allowlist, error) {
 	a := &Allowlist{names: map[string]bool{}}
 	for _, p := range patterns {

@@ -8,7 +8,8 @@
 // A commit's tree is hostile input: it is read and checked whole before
 // anything is written (git's own path rules, duplicate and unsorted
 // entries, names that collide when case is folded, symlinks followed
-// through one another, limits), and then written through an os.Root, so a
+// through one another, limits, entries counted as a walk through the
+// symlinks meets them), and then written through an os.Root, so a
 // checkout cannot write or point outside its directory. A refused commit
 // leaves nothing on disk and its *TreeError is the fetch error.
 package gitsource

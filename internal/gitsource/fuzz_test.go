@@ -15,8 +15,9 @@ import (
 // FuzzCheckout checks out trees made from fuzzed tree specs (seeded with
 // the hostile corpus). Invariant: the checkout is refused with a
 // *TreeError and nothing on disk changed, or everything written is
-// inside the checkout and no symlink in it leads outside (checkoutSpec
-// fails the test otherwise).
+// inside the checkout, no symlink in it leads outside, and a walk through
+// its symlinks meets no more entries than the limit (checkoutSpec fails
+// the test otherwise).
 func FuzzCheckout(f *testing.F) {
 	specs, err := filepath.Glob(filepath.Join("testdata", "hostile", "*.tree"))
 	if err != nil {

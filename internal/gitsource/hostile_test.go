@@ -68,7 +68,8 @@ func TestHostileTrees(t *testing.T) {
 // checkoutSpec checks out the tree spec text into a fresh cache
 // directory and returns "error: <the *TreeError>" or "ok" and a
 // listing of the checkout. It fails the test if anything outside the
-// checkout changed, or if a symlink in it leads outside; it returns an
+// checkout changed, if a symlink in it leads outside, or if a walk
+// through its symlinks meets more entries than the limit; it returns an
 // error for a spec that does not parse or build.
 func checkoutSpec(t testing.TB, text string) (string, error) {
 	t.Helper()
@@ -135,6 +136,9 @@ func checkoutSpec(t testing.TB, text string) (string, error) {
 		if strings.HasPrefix(desc, "-> ") && escapesOnDisk(rev.Dir, rel) {
 			t.Errorf("symlink %s %s leads outside the checkout", rel, desc)
 		}
+	}
+	if n := countWalk(t, rev.Dir); n > spec.limits.files {
+		t.Errorf("bundle's walk of the checkout meets %d entries, more than the %d allowed", n, spec.limits.files)
 	}
 	return "ok\n" + strings.Join(listing, "\n") + "\n", nil
 }

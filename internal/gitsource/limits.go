@@ -45,6 +45,10 @@ func (l limits) tooManyFiles() *TreeError {
 	return refuse("", "more than %d entries (files, directories and symlinks); the hub's --max-repo-files raises the limit", l.files)
 }
 
+func (l limits) tooManyFilesThroughLinks() *TreeError {
+	return refuse("", "more than %d entries (files, directories and symlinks) counting each directory again wherever a symlink leads to it, as discovery walks it; the hub's --max-repo-files raises the limit", l.files)
+}
+
 func (l limits) tooManyBytes() *TreeError {
 	return refuse("", "files hold more than %d bytes; the hub's --max-repo-bytes raises the limit", l.bytes)
 }

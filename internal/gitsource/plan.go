@@ -20,8 +20,6 @@ type plan struct {
 	// kinds holds every path written, for resolving symlinks through one
 	// another; submodules are not written and not in it.
 	kinds map[string]kind
-	// targets holds every symlink's target by its path.
-	targets map[string]string
 }
 
 type kind uint8
@@ -53,15 +51,16 @@ type planner struct {
 }
 
 // planCheckout reads the tree h and every tree under it, and refuses it
-// (*TreeError) if git would refuse an entry, if a limit is passed, or if
+// (*TreeError) if git would refuse an entry, if a limit is passed (the
+// entries counted as a walk through the symlinks meets them too), or if
 // a symlink, followed through the tree's other symlinks, would lead
 // outside the checkout.
 func planCheckout(objects storer.EncodedObjectStorer, h plumbing.Hash, lim limits) (*plan, error) {
-	pl := &planner{objects: objects, lim: lim, p: &plan{kinds: map[string]kind{}, targets: map[string]string{}}}
+	pl := &planner{objects: objects, lim: lim, p: &plan{kinds: map[string]kind{}}}
 	if err := pl.tree("", h, 0); err != nil {
 		return nil, err
 	}
-	if err := checkLinks(pl.p); err != nil {
+	if err := checkLinks(pl.p, pl.lim); err != nil {
 		return nil, err
 	}
 	return pl.p, nil
@@ -123,7 +122,6 @@ func (pl *planner) entry(path string, e rawEntry, depth int) error {
 		}
 		pl.p.links = append(pl.p.links, planLink{path: path, target: target})
 		pl.p.kinds[path] = kindLink
-		pl.p.targets[path] = target
 	case filemode.Submodule:
 		// Not fetched: the source's own tree is what it declares.
 	default:

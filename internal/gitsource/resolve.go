@@ -18,20 +18,46 @@ var (
 // with ".." applied to where a link led, not to its text. A component
 // that the tree does not hold is taken as a plain directory, so a link
 // that would leave only once such a path appeared is refused too.
-func checkLinks(p *plan) error {
-	r := resolver{kinds: p.kinds, targets: p.targets, memo: map[string]*followed{}}
-	for _, l := range p.links {
-		_, err := r.follow(l.path, 0)
-		switch {
-		case errors.Is(err, errLeaves):
-			return refuse(l.path, "symlink target %q leaves the repository when followed", l.target)
-		case errors.Is(err, errLoop):
-			return refuse(l.path, "symlink target %q loops or nests symlinks more than %d deep", l.target, maxSymlinkHops)
-		case err != nil:
-			return refuse(l.path, "symlink target %q: %v", l.target, err)
-		}
+//
+// It also refuses a tree whose walk meets more than lim.files entries
+// when it follows the symlinks to directories, as discovery and renders
+// do (see walkSize): a few links to links would otherwise make a tiny
+// tree cost minutes to walk.
+func checkLinks(p *plan, lim limits) error {
+	dirLinks, err := followLinks(p)
+	if err != nil {
+		return err
+	}
+	if walkSize(p, dirLinks, lim.files) > lim.files {
+		return lim.tooManyFilesThroughLinks()
 	}
 	return nil
+}
+
+// followLinks follows every symlink of the plan, refusing one that leaves
+// the checkout or loops, and returns the directory each link to a
+// directory leads to ("" for the root).
+func followLinks(p *plan) (map[string]string, error) {
+	r := resolver{kinds: p.kinds, targets: make(map[string]string, len(p.links)), memo: map[string]*followed{}}
+	for _, l := range p.links {
+		r.targets[l.path] = l.target
+	}
+	dirLinks := map[string]string{}
+	for _, l := range p.links {
+		to, err := r.follow(l.path, 0)
+		switch {
+		case errors.Is(err, errLeaves):
+			return nil, refuse(l.path, "symlink target %q leaves the repository when followed", l.target)
+		case errors.Is(err, errLoop):
+			return nil, refuse(l.path, "symlink target %q loops or nests symlinks more than %d deep", l.target, maxSymlinkHops)
+		case err != nil:
+			return nil, refuse(l.path, "symlink target %q: %v", l.target, err)
+		}
+		if d := strings.Join(to, "/"); d == "" || p.kinds[d] == kindDir {
+			dirLinks[l.path] = d
+		}
+	}
+	return dirLinks, nil
 }
 
 // resolver follows symlinks through a plan. Each link is followed once
@@ -39,7 +65,7 @@ func checkLinks(p *plan) error {
 // of their targets, not a product of them.
 type resolver struct {
 	kinds   map[string]kind
-	targets map[string]string
+	targets map[string]string // every symlink's target by its path
 	memo    map[string]*followed
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"flotilla.io/flotilla/internal/egress"
 )
@@ -204,18 +205,11 @@ func explain(err error, step, what string, limit int64, flag string) error {
 	var timeout *egress.TimeoutError
 	switch {
 	case errors.Is(err, egress.ErrTooLarge):
-		return fmt.Errorf("%s is larger than %s, the hub's limit (raise with %s)", what, sizeString(limit), flag)
+		return fmt.Errorf("%s is larger than %s, the hub's limit (raise with %s)", what, resource.NewQuantity(limit, resource.BinarySI), flag)
 	case errors.As(err, &refused), errors.As(err, &timeout):
 		return err
 	}
 	return fmt.Errorf("%s: %w", step, err)
-}
-
-func sizeString(n int64) string {
-	if n >= 1<<20 && n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // redact drops credentials from a repository URL before it reaches an

@@ -21,7 +21,7 @@ type RepoLimits struct {
 // its own process). close stops the pool.
 func newRenderer(ctx context.Context, cfg Config, ropts render.Options) (r render.Renderer, close func(), err error) {
 	if err := ropts.Egress.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("checking --allow-chart-host: %w", err)
+		return nil, nil, err // names the flag and the pattern
 	}
 	if len(cfg.RenderWorker) == 0 {
 		return nil, func() {}, nil

@@ -3,9 +3,7 @@ package render
 import (
 	"bytes"
 	"errors"
-	"io"
 	"io/fs"
-	"os"
 	"path"
 	"strings"
 
@@ -63,14 +61,14 @@ func ReadsCapabilities(root string, b bundle.Bundle) bool {
 			return true
 		}
 	}
-	r, err := os.OpenRoot(root)
+	c, err := bundle.OpenCheckout(root)
 	if err != nil {
 		return true
 	}
-	defer r.Close()
+	defer c.Close()
 	budget := int64(capabilitiesScanLimit)
 	for _, d := range dirs {
-		if scanForCapabilities(r.FS(), path.Clean(d), &budget) {
+		if scanForCapabilities(c, path.Clean(d), &budget) {
 			return true
 		}
 	}
@@ -79,42 +77,54 @@ func ReadsCapabilities(root string, b bundle.Bundle) bool {
 
 var capabilitiesWord = []byte("Capabilities")
 
-// scanForCapabilities reports whether a file under dir mentions the word,
-// is an archive, or cannot be read (then the answer must be yes).
-func scanForCapabilities(fsys fs.FS, dir string, budget *int64) bool {
-	found := false
-	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == dir {
-				return fs.SkipAll // a chart path that does not exist fails the render
-			}
-			return err
+// errCapabilities stops a scan that has its answer: yes.
+var errCapabilities = errors.New("may read capabilities")
+
+// scanForCapabilities reports whether a file under dir (or dir itself, if
+// it is a file) mentions the word, is an archive, or cannot be read (then
+// the answer must be yes). budget is what may still be read.
+func scanForCapabilities(c *bundle.Checkout, dir string, budget *int64) bool {
+	info, err := c.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false // a chart path that does not exist fails the render
+	case err != nil:
+		return true
+	case !info.IsDir():
+		return scanFile(dir, func() (*bundle.File, error) { return c.Open(dir) }, budget) != nil
+	}
+	err = c.Walk(dir, bundle.WalkOptions{}, func(e bundle.Entry) error {
+		if e.Err != nil {
+			return e.Err
 		}
-		if d.IsDir() {
+		if e.Dir {
 			return nil
 		}
-		name := d.Name()
-		if strings.HasSuffix(name, ".tgz") || strings.HasSuffix(name, ".tar.gz") {
-			found = true
-			return fs.SkipAll
-		}
-		f, err := fsys.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		data, err := io.ReadAll(io.LimitReader(f, *budget+1))
-		if err != nil {
-			return err
-		}
-		*budget -= int64(len(data))
-		if *budget < 0 || bytes.Contains(data, capabilitiesWord) {
-			found = true
-			return fs.SkipAll
-		}
-		return nil
+		return scanFile(e.Path, e.Open, budget)
 	})
-	return found || err != nil
+	return err != nil
+}
+
+// scanFile returns errCapabilities if the file rel is an archive or
+// mentions the word, and an error if it cannot be read within budget.
+func scanFile(rel string, open func() (*bundle.File, error), budget *int64) error {
+	if strings.HasSuffix(rel, ".tgz") || strings.HasSuffix(rel, ".tar.gz") {
+		return errCapabilities
+	}
+	f, err := open()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := f.ReadAll(*budget)
+	if err != nil {
+		return err // past the budget too
+	}
+	*budget -= int64(len(data))
+	if bytes.Contains(data, capabilitiesWord) {
+		return errCapabilities
+	}
+	return nil
 }
 
 // mentionsCapabilities looks for the word in values, which `tpl` may

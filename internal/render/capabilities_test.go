@@ -36,6 +36,12 @@ func TestReadsCapabilities(t *testing.T) {
 		{"values file", with(chart, nil), bundle.Bundle{Path: ".", Chart: true, ValuesFiles: map[string]map[string]any{"v.yaml": {"a": []any{"{{ .Capabilities }}"}}}}, true},
 		{"chart elsewhere in the checkout", map[string]string{"charts/app/Chart.yaml": chart["Chart.yaml"], "charts/app/templates/a.yaml": "{{ .Capabilities.KubeVersion }}", "bundle/fleet.yaml": "helm: {chart: ../charts/app}\n"},
 			bundle.Bundle{Path: "bundle", Options: bundle.Options{DeploymentOptions: bundle.DeploymentOptions{Helm: &bundle.HelmOptions{Chart: "../charts/app"}}}}, true},
+		{"chart path that does not exist: the render fails", map[string]string{"bundle/fleet.yaml": "helm: {chart: ../nothing}\n"},
+			bundle.Bundle{Path: "bundle", Options: bundle.Options{DeploymentOptions: bundle.DeploymentOptions{Helm: &bundle.HelmOptions{Chart: "../nothing"}}}}, false},
+		{"chart path outside the checkout", map[string]string{"bundle/fleet.yaml": "helm: {chart: ../../x}\n"},
+			bundle.Bundle{Path: "bundle", Options: bundle.Options{DeploymentOptions: bundle.DeploymentOptions{Helm: &bundle.HelmOptions{Chart: "../../x"}}}}, true},
+		{"chart archive in the checkout", map[string]string{"charts/app-0.1.0.tgz": "\x1f\x8b", "bundle/fleet.yaml": "helm: {chart: ../charts/app-0.1.0.tgz}\n"},
+			bundle.Bundle{Path: "bundle", Options: bundle.Options{DeploymentOptions: bundle.DeploymentOptions{Helm: &bundle.HelmOptions{Chart: "../charts/app-0.1.0.tgz"}}}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,6 +23,8 @@ const mount = "/flotilla-checkout"
 // maxCheckoutBytes bounds the checkout loaded into memory for Kustomize.
 const maxCheckoutBytes = 256 << 20
 
+var errCheckoutTooLarge = fmt.Errorf("loading checkout: more than %d bytes", maxCheckoutBytes)
+
 // kustomizeMu serializes Kustomize builds: kyaml keeps its OpenAPI schema
 // in process-wide variables that concurrent builds race on.
 var kustomizeMu sync.Mutex
@@ -123,12 +125,22 @@ func loadCheckout(ctx context.Context, c *bundle.Checkout, fsys filesys.FileSyst
 		case e.Dir:
 			return fsys.MkdirAll(inMemory(e.Path))
 		}
-		data, err := readEntry(e, nil)
+		f, err := e.Open()
+		if err != nil {
+			return &Error{File: e.Path, Err: err}
+		}
+		// Counted before it is read, as readOpen counts manifests; and
+		// again as read, in case it grew since.
+		if total+f.Size() > maxCheckoutBytes {
+			f.Close()
+			return errCheckoutTooLarge
+		}
+		data, err := readOpen(f, e.Path, nil)
 		if err != nil {
 			return err
 		}
 		if total += int64(len(data)); total > maxCheckoutBytes {
-			return fmt.Errorf("loading checkout: more than %d bytes", maxCheckoutBytes)
+			return errCheckoutTooLarge
 		}
 		return fsys.WriteFile(inMemory(e.Path), data)
 	})

@@ -3,6 +3,8 @@ package render
 import (
 	"fmt"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Defaults of Limits, sized for a hub with 2 GB of memory: a bundle of
@@ -67,7 +69,8 @@ type LimitError struct {
 func (e *LimitError) Error() string { return e.What + " (limit: " + e.Flag + ")" }
 
 // budget counts what one render has used against its limits; a nil
-// budget counts nothing and only bounds each file by maxFileBytes.
+// budget counts nothing (each file is still bounded by maxFileBytes when
+// it is read).
 type budget struct {
 	lim     Limits // with defaults
 	objects int
@@ -109,7 +112,7 @@ func (b *budget) objectBytes(n int) error {
 	}
 	b.bytes += int64(n)
 	if b.lim.MaxBytes > 0 && b.bytes > b.lim.MaxBytes {
-		return &LimitError{What: fmt.Sprintf("bundle renders more than %s of objects", formatBytes(b.lim.MaxBytes)), Flag: FlagMaxBytes}
+		return &LimitError{What: fmt.Sprintf("bundle renders more than %s of objects", resource.NewQuantity(b.lim.MaxBytes, resource.BinarySI)), Flag: FlagMaxBytes}
 	}
 	return nil
 }
@@ -117,25 +120,11 @@ func (b *budget) objectBytes(n int) error {
 // file counts a manifest file of size bytes before it is read.
 func (b *budget) file(size int64) error {
 	if b == nil {
-		if size > maxFileBytes {
-			return fmt.Errorf("file has %d bytes, more than the %d allowed", size, maxFileBytes)
-		}
 		return nil
 	}
 	b.read += size
 	if b.lim.MaxBytes > 0 && b.read > b.lim.MaxBytes {
-		return &LimitError{What: fmt.Sprintf("bundle manifest files hold more than %s", formatBytes(b.lim.MaxBytes)), Flag: FlagMaxBytes}
+		return &LimitError{What: fmt.Sprintf("bundle manifest files hold more than %s", resource.NewQuantity(b.lim.MaxBytes, resource.BinarySI)), Flag: FlagMaxBytes}
 	}
 	return nil
-}
-
-// formatBytes writes whole MiB or KiB as such, anything else in bytes.
-func formatBytes(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"flotilla.io/flotilla/internal/bundle"
 )
 
 // configMaps is a multi-document file of n ConfigMaps, four lines each.
@@ -78,13 +83,13 @@ func TestLimits(t *testing.T) {
 			name:   "file past the byte limit is not read",
 			files:  map[string]string{"app/fleet.yaml": "", "app/big.yaml": configMaps(100)},
 			limits: Limits{MaxBytes: 2 << 10},
-			err:    "app/big.yaml: bundle manifest files hold more than 2 KiB (limit: --max-bundle-bytes)",
+			err:    "app/big.yaml: bundle manifest files hold more than 2Ki (limit: --max-bundle-bytes)",
 		},
 		{
 			name:   "files together past the byte limit",
 			files:  map[string]string{"app/fleet.yaml": "", "app/a.yaml": configMaps(10), "app/b.yaml": strings.ReplaceAll(configMaps(10), "cm-", "b-")},
 			limits: Limits{MaxBytes: 1000},
-			err:    "app/b.yaml: bundle manifest files hold more than 1000 bytes (limit: --max-bundle-bytes)",
+			err:    "app/b.yaml: bundle manifest files hold more than 1k (limit: --max-bundle-bytes)",
 		},
 		{
 			name: "rendered bytes",
@@ -94,7 +99,7 @@ func TestLimits(t *testing.T) {
 				"app/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n{{- range until (int .Values.n) }}\n  k{{ . }}: " + bigValue + "\n{{- end }}\n",
 			},
 			limits: Limits{MaxBytes: 2 << 10},
-			err:    "app:3: bundle renders more than 2 KiB of objects (limit: --max-bundle-bytes)",
+			err:    "app:3: bundle renders more than 2Ki of objects (limit: --max-bundle-bytes)",
 		},
 		{
 			name: "Helm objects",
@@ -227,5 +232,30 @@ func TestInProcessRendersAsRenderEffective(t *testing.T) {
 				t.Errorf("InProcess renders differently from RenderEffective")
 			}
 		})
+	}
+}
+
+// TestLoadCheckoutCountsBeforeReading: the checkout Kustomize sees is
+// counted by the size of each file opened, before it is read; a file
+// past the whole budget is refused for it.
+func TestLoadCheckoutCountsBeforeReading(t *testing.T) {
+	root := t.TempDir()
+	f, err := os.Create(filepath.Join(root, "huge.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Truncate(maxCheckoutBytes + 1) // sparse: nothing written
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := bundle.OpenCheckout(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = loadCheckout(context.Background(), c, filesys.MakeFsInMemory())
+	if !errors.Is(err, errCheckoutTooLarge) {
+		t.Fatalf("loadCheckout = %v, want %v", err, errCheckoutTooLarge)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
@@ -242,7 +243,7 @@ func (p *Pool) failed(ctx, rctx context.Context, w *worker, path string, err err
 	var died *diedError
 	if errors.As(err, &died) && died.outOfMemory && p.memoryLimit > 0 {
 		p.log.Warn("render worker killed", "pid", w.pid, "bundle", path, "reason", "memory", "limit", p.memoryLimit)
-		return &render.LimitError{What: fmt.Sprintf("bundle needs more than %s of memory to render", formatBytes(p.memoryLimit)), Flag: FlagMemoryLimit}
+		return &render.LimitError{What: fmt.Sprintf("bundle needs more than %s of memory to render", resource.NewQuantity(p.memoryLimit, resource.BinarySI)), Flag: FlagMemoryLimit}
 	}
 	p.log.Warn("render worker failed", "pid", w.pid, "bundle", path, "err", err)
 	return fmt.Errorf("rendering bundle %s: %w", path, err)
@@ -279,11 +280,4 @@ func encodeRequest(root string, b bundle.Bundle, e render.Effective) ([]byte, er
 		return nil, fmt.Errorf("encoding render request: %w", err)
 	}
 	return data, nil
-}
-
-func formatBytes(n int64) string {
-	if n >= 1<<20 && n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -157,7 +157,7 @@ func TestPoolMemoryLimit(t *testing.T) {
 	p := newTestPool(t, Options{Workers: 1, MemoryLimit: 256 << 20, Render: render.Options{Limits: render.Limits{Timeout: liveness}}})
 	before := idlePIDs(p)
 	_, err := renderPath(context.Background(), p, root, "hungry")
-	want := "bundle needs more than 256 MiB of memory to render (limit: --render-worker-memory)"
+	want := "bundle needs more than 256Mi of memory to render (limit: --render-worker-memory)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Render error = %v, want %s", err, want)
 	}

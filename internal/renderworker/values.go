@@ -2,6 +2,7 @@ package renderworker
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -19,9 +20,9 @@ func encodeValues(v map[string]any) (json.RawMessage, error) {
 	if v == nil {
 		return nil, nil
 	}
-	t, err := tagValue(v, "")
+	t, err := tagValue(v)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encoding helm values: %w", err)
 	}
 	data, err := json.Marshal(t)
 	if err != nil {
@@ -30,7 +31,29 @@ func encodeValues(v map[string]any) (json.RawMessage, error) {
 	return data, nil
 }
 
-func tagValue(v any, path string) (any, error) {
+// valueError is a value that cannot cross, named by its path. The path is
+// built only for it, as the error returns through the tree, not for
+// every value that crosses.
+type valueError struct {
+	path string // from the root: ".a[0].b"
+	msg  string // after the path: " is a uint8, ..." or ": unknown tag ..."
+	err  error  // the cause, if any
+}
+
+func (e *valueError) Error() string { return "values" + e.path + e.msg }
+func (e *valueError) Unwrap() error { return e.err }
+
+// under returns err with step put in front of its path: the value that
+// failed is under step.
+func under(err error, step string) error {
+	var ve *valueError
+	if errors.As(err, &ve) {
+		ve.path = step + ve.path
+	}
+	return err
+}
+
+func tagValue(v any) (any, error) {
 	switch x := v.(type) {
 	case nil, bool, string:
 		return x, nil
@@ -43,9 +66,9 @@ func tagValue(v any, path string) (any, error) {
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			t, err := tagValue(e, path+"."+k)
+			t, err := tagValue(e)
 			if err != nil {
-				return nil, err
+				return nil, under(err, "."+k)
 			}
 			m[k] = t
 		}
@@ -53,15 +76,15 @@ func tagValue(v any, path string) (any, error) {
 	case []any:
 		l := make([]any, len(x))
 		for i, e := range x {
-			t, err := tagValue(e, fmt.Sprintf("%s[%d]", path, i))
+			t, err := tagValue(e)
 			if err != nil {
-				return nil, err
+				return nil, under(err, "["+strconv.Itoa(i)+"]")
 			}
 			l[i] = t
 		}
 		return l, nil
 	}
-	return nil, fmt.Errorf("encoding helm values: %s is a %T, which a render worker cannot be given", pathOrRoot(path), v)
+	return nil, &valueError{msg: fmt.Sprintf(" is a %T, which a render worker cannot be given", v)}
 }
 
 // decodeValues reverses encodeValues.
@@ -73,9 +96,9 @@ func decodeValues(data json.RawMessage) (map[string]any, error) {
 	if err := json.Unmarshal(data, &t); err != nil {
 		return nil, fmt.Errorf("decoding helm values: %w", err)
 	}
-	v, err := untagValue(t, "")
+	v, err := untagValue(t)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("decoding helm values: %w", err)
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -84,40 +107,45 @@ func decodeValues(data json.RawMessage) (map[string]any, error) {
 	return m, nil
 }
 
-func untagValue(t any, path string) (any, error) {
+// badTag is a value that does not decode, its path to be filled in.
+func badTag(format string, args ...any) error {
+	return &valueError{msg: ": " + fmt.Sprintf(format, args...)}
+}
+
+func untagValue(t any) (any, error) {
 	switch x := t.(type) {
 	case nil, bool, string:
 		return x, nil
 	case []any:
 		for i, e := range x {
-			v, err := untagValue(e, fmt.Sprintf("%s[%d]", path, i))
+			v, err := untagValue(e)
 			if err != nil {
-				return nil, err
+				return nil, under(err, "["+strconv.Itoa(i)+"]")
 			}
 			x[i] = v
 		}
 		return x, nil
 	case map[string]any:
 		if len(x) != 1 {
-			return nil, fmt.Errorf("decoding helm values: %s: an object with %d keys", pathOrRoot(path), len(x))
+			return nil, badTag("an object with %d keys", len(x))
 		}
 		for tag, e := range x {
-			return untagOne(tag, e, path)
+			return untagOne(tag, e)
 		}
 	}
-	return nil, fmt.Errorf("decoding helm values: %s: unexpected %T", pathOrRoot(path), t)
+	return nil, badTag("unexpected %T", t)
 }
 
-func untagOne(tag string, e any, path string) (any, error) {
+func untagOne(tag string, e any) (any, error) {
 	if tag == "m" {
 		m, ok := e.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("decoding helm values: %s: a map that is a %T", pathOrRoot(path), e)
+			return nil, badTag("a map that is a %T", e)
 		}
 		for k, x := range m {
-			v, err := untagValue(x, path+"."+k)
+			v, err := untagValue(x)
 			if err != nil {
-				return nil, err
+				return nil, under(err, "."+k)
 			}
 			m[k] = v
 		}
@@ -125,7 +153,7 @@ func untagOne(tag string, e any, path string) (any, error) {
 	}
 	s, ok := e.(string)
 	if !ok {
-		return nil, fmt.Errorf("decoding helm values: %s: a number that is a %T", pathOrRoot(path), e)
+		return nil, badTag("a number that is a %T", e)
 	}
 	var v any
 	var err error
@@ -137,17 +165,10 @@ func untagOne(tag string, e any, path string) (any, error) {
 	case "f":
 		v, err = strconv.ParseFloat(s, 64)
 	default:
-		return nil, fmt.Errorf("decoding helm values: %s: unknown tag %q", pathOrRoot(path), tag)
+		return nil, badTag("unknown tag %q", tag)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("decoding helm values: %s: %w", pathOrRoot(path), err)
+		return nil, &valueError{msg: ": " + err.Error(), err: err}
 	}
 	return v, nil
-}
-
-func pathOrRoot(path string) string {
-	if path == "" {
-		return "values"
-	}
-	return "values" + path
 }
