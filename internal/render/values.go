@@ -9,6 +9,7 @@ import (
 	"text/template"
 	"text/template/parse"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"flotilla.io/flotilla/internal/bundle"
@@ -152,7 +153,7 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	if len(p) > w.max-w.buf.Len() {
-		return 0, fmt.Errorf("the template writes more than %s, the most a helm.values template may write", formatBytes(int64(w.max)))
+		return 0, fmt.Errorf("the template writes more than %s, the most a helm.values template may write", resource.NewQuantity(int64(w.max), resource.BinarySI))
 	}
 	return w.buf.Write(p)
 }

@@ -195,15 +195,15 @@ func TestValuesTemplateLimits(t *testing.T) {
 		name, x string
 		err     string // in the render's error
 	}{
-		{"repeat", `${ len (repeat 200000000 "x") }`, `error calling repeat: 200000000 copies of a 1-byte string would be more than 32 MiB, the most a helm.values template function may build`},
+		{"repeat", `${ len (repeat 200000000 "x") }`, `error calling repeat: 200000000 copies of a 1-byte string would be more than 32Mi, the most a helm.values template function may build`},
 		{"until", `${ len (until 100000000) }`, `error calling until: 100000000 numbers would be more than 4194304, the most a helm.values template function may build`},
 		{"untilStep", `${ len (untilStep 0 100000000 1) }`, `error calling untilStep: 100000000 numbers would be more than 4194304`},
 		{"untilStep overflowing", `${ len (untilStep 0 9223372036854775807 4611686018427387904) }`, ""},
 		{"seq", `${ len (seq 100000000) }`, `error calling seq: 100000000 numbers would be more than 4194304`},
-		{"indent", `${ len (indent 200000000 "x") }`, `error calling indent: 200000000 spaces on each of 1 lines would be more than 32 MiB`},
-		{"nindent", `${ len (nindent 20000000 "a\nb") }`, `error calling nindent: 20000000 spaces on each of 2 lines would be more than 32 MiB`},
-		{"replace", `${ len (replace "" (repeat 10000 "y") (repeat 10000 "x")) }`, `error calling replace: 10001 replacements 10000 bytes longer in a 10000-byte string would be more than 32 MiB`},
-		{"output", `${ range until 40 }${ repeat 1048576 "x" }${ end }`, `the template writes more than 32 MiB, the most a helm.values template may write`},
+		{"indent", `${ len (indent 200000000 "x") }`, `error calling indent: 200000000 spaces on each of 1 lines would be more than 32Mi`},
+		{"nindent", `${ len (nindent 20000000 "a\nb") }`, `error calling nindent: 20000000 spaces on each of 2 lines would be more than 32Mi`},
+		{"replace", `${ len (replace "" (repeat 10000 "y") (repeat 10000 "x")) }`, `error calling replace: 10001 replacements 10000 bytes longer in a 10000-byte string would be more than 32Mi`},
+		{"output", `${ range until 40 }${ repeat 1048576 "x" }${ end }`, `the template writes more than 32Mi, the most a helm.values template may write`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"text/template"
 
 	"github.com/Masterminds/sprig/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // hubBound names the sprig functions ${ } templating refuses, each with
@@ -138,7 +139,7 @@ func tooBig(count, size, extra int) bool {
 // builtTooBig is the refusal of a capped builder; the template's error
 // names the function.
 func builtTooBig(what string) error {
-	return fmt.Errorf("%s would be more than %s, the most a helm.values template function may build", what, formatBytes(maxBuiltBytes))
+	return fmt.Errorf("%s would be more than %s, the most a helm.values template function may build", what, resource.NewQuantity(maxBuiltBytes, resource.BinarySI))
 }
 
 // indentLines is sprig's indent; a negative count panics in strings.Repeat as
