@@ -14,9 +14,11 @@ type agentHandlerFunc func(w http.ResponseWriter, r *http.Request, clusterID str
 
 // agent wraps a handler that needs a verified client certificate: its
 // common name is the cluster ID and its serial must be the one on record.
-// Once authenticated, the request takes a slot of p (none when nil): only
-// agents compete for it.
-func (s *server) agent(p *pool, fn agentHandlerFunc) http.Handler {
+// Object fetches and status posts then take a slot of the agent pool, but
+// only once their body is read, as enrollments do: a slow sender (a slow
+// link, or a stolen certificate) holds a connection, never a slot.
+// Long-polls and downloads take none.
+func (s *server) agent(fn agentHandlerFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 			return &httpError{code: http.StatusUnauthorized, reason: "Unauthorized", msg: "a client certificate issued by this hub is required"}
@@ -33,13 +35,6 @@ func (s *server) agent(p *pool, fn agentHandlerFunc) http.Handler {
 		}
 		if err := s.hub.Seen(r.Context(), id); err != nil {
 			return err
-		}
-		if p != nil {
-			release, err := p.acquire(r.Context())
-			if err != nil {
-				return err
-			}
-			defer release()
 		}
 		return fn(w, r, id)
 	})
@@ -104,6 +99,11 @@ func (s *server) objects(w http.ResponseWriter, r *http.Request, clusterID strin
 			return badRequest("malformed object hash", nil)
 		}
 	}
+	release, err := s.agents.acquire(r.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	objs, err := s.hub.Objects(r.Context(), clusterID, req.Hashes)
 	if err != nil {
 		return err
@@ -117,6 +117,11 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, clusterID string
 	if err := decode(w, r, maxStatusBody, s.limits.BodyTimeout, &rep); err != nil {
 		return err
 	}
+	release, err := s.agents.acquire(r.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := s.hub.ReportStatus(r.Context(), clusterID, rep); err != nil {
 		return err
 	}

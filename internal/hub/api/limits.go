@@ -14,8 +14,9 @@ import (
 // named is the hub flag suggested to set it; refusals name it.
 type Limits struct {
 	// MaxAgentInFlight bounds agents' object fetches and status posts
-	// being served at once (long-polls are not counted: they mostly wait).
-	// Default 256; --max-agent-in-flight.
+	// being served at once, counted once their body is read (long-polls
+	// are not counted: they mostly wait). Default 256;
+	// --max-agent-in-flight.
 	MaxAgentInFlight int
 	// QueueWait is how long a request past its pool's size waits for a
 	// slot before it is shed with 503 and Retry-After. Default 1 s.
