@@ -60,7 +60,7 @@ func addHubLimitFlags(f *pflag.FlagSet, cfg *hubserver.Config, noLimitFrom *[]st
 	f.IntVar(&lim.MaxHandshakesPerAddr, "max-handshakes-per-addr", hubserver.DefaultMaxHandshakesPerAddr, "TLS handshakes in progress from one source address")
 	f.IntVar(&lim.MaxUnauthConnsPerAddr, "max-unauth-conns-per-addr", hubserver.DefaultMaxUnauthConnsPerAddr, "open connections without an agent certificate from one source address (agents are never capped)")
 	f.IntVar(&lim.MaxUnauthConns, "max-unauth-conns", hubserver.DefaultMaxUnauthConns, "open connections without an agent certificate, all addresses together")
-	f.StringArrayVar(noLimitFrom, "no-limit-from", nil, "source prefix (CIDR) exempt from every per-address limit, e.g. a NAT gateway with a large fleet behind it (repeatable)")
+	f.StringArrayVar(noLimitFrom, "no-limit-from", nil, "source prefix (CIDR) exempt from every per-address limit, e.g. a NAT gateway with a large fleet behind it; hub-wide limits still count it (repeatable)")
 }
 
 // parseNoLimitFrom turns --no-limit-from values into prefixes.

@@ -42,7 +42,8 @@ type Limits struct {
 	// Default 64 KiB.
 	MaxHeaderBytes int
 	// Requests are the limits per kind of caller, including the source
-	// prefixes exempt from every per-address limit (NoLimitFrom).
+	// prefixes exempt from every per-address limit (NoLimitFrom); the
+	// hub-wide ones (MaxUnauthConns) count them still.
 	Requests api.Limits
 }
 

@@ -48,7 +48,8 @@ type Limits struct {
 	BodyTimeout time.Duration
 	// NoLimitFrom lists source prefixes exempt from per-address limits:
 	// a NAT gateway with a large fleet behind it, or the simulator's
-	// loopback. --no-limit-from CIDR (repeatable).
+	// loopback. Hub-wide limits and metrics count them still.
+	// --no-limit-from CIDR (repeatable).
 	NoLimitFrom []netip.Prefix
 }
 
