@@ -56,11 +56,7 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID stri
 	ctx, replaced, release := s.polls.hold(r.Context(), clusterID, r.RemoteAddr)
 	defer release()
 	if replaced != nil {
-		if replaced.took {
-			s.log.Warn("long-polls for one cluster keep replacing each other: a cloned device?", "cluster", clusterID, "remote", r.RemoteAddr, "replaced", replaced.remote)
-		} else {
-			s.log.Info("long-poll replaced an older one", "cluster", clusterID, "remote", r.RemoteAddr, "replaced", replaced.remote)
-		}
+		s.logReplaced(clusterID, r.RemoteAddr, replaced)
 	}
 	answer, ok, err := s.hub.WaitManifest(ctx, clusterID, have, base)
 	if err != nil {
@@ -87,6 +83,21 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID stri
 	_, _ = w.Write(head)
 	_, _ = w.Write(answer.Tail.Gzip)
 	return nil
+}
+
+// logReplaced says that a long-poll from remote replaced one. Two devices
+// with one identity that ignore Retry-After replace each other in a
+// loop: that is warned of at most once per cluster per replacedWarnEvery,
+// and the rest logged at Debug, so that they cannot flood the log.
+func (s *server) logReplaced(clusterID, remote string, replaced *heldPoll) {
+	switch {
+	case !replaced.took:
+		s.log.Info("long-poll replaced an older one", "cluster", clusterID, "remote", remote, "replaced", replaced.remote)
+	case s.polls.warnDue(clusterID, s.now()):
+		s.log.Warn("long-polls for one cluster keep replacing each other: a cloned device?", "cluster", clusterID, "remote", remote, "replaced", replaced.remote)
+	default:
+		s.log.Debug("long-poll replaced another that had replaced one", "cluster", clusterID, "remote", remote, "replaced", replaced.remote)
+	}
 }
 
 func (s *server) objects(w http.ResponseWriter, r *http.Request, clusterID string) error {
