@@ -19,6 +19,7 @@ func newHubCmd(g *globals) *cobra.Command {
 		memLimit    string
 		noLimitFrom []string
 		inProcess   bool
+		limits      *limitFlags // set below, checked once parsed
 	)
 	cmd := &cobra.Command{
 		Use:   "hub",
@@ -30,6 +31,9 @@ func newHubCmd(g *globals) *cobra.Command {
 				return err
 			}
 			cfg.Logger = log
+			if err := limits.check(); err != nil {
+				return err
+			}
 			if cfg.Limits.Requests.NoLimitFrom, err = parseNoLimitFrom(noLimitFrom); err != nil {
 				return err
 			}
@@ -69,6 +73,6 @@ func newHubCmd(g *globals) *cobra.Command {
 	f.StringVar(&memLimit, "memory-limit", "", "soft memory limit for the Go runtime (e.g. 1200Mi): the garbage collector works harder near it rather than let the heap double; GOMEMLIMIT when unset")
 	f.StringVar(&pprofListen, "pprof-listen", "", "serve Go's pprof profiles on this address (loopback only, e.g. 127.0.0.1:6060); off when empty")
 	f.BoolVar(&inProcess, "render-in-process", false, "render in the hub's own process instead of worker processes (a render past its time limit then keeps a core busy until it ends)")
-	addHubLimitFlags(f, &cfg, &noLimitFrom)
+	limits = addHubLimitFlags(f, &cfg, &noLimitFrom)
 	return cmd
 }

@@ -16,24 +16,17 @@ import (
 func newReleaseCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "release", Aliases: []string{"releases"}, Short: "Agent builds the hub rolls out to supervised agents"}
 	cmd.AddCommand(newReleasePushCmd(g))
-	cmd.AddCommand(listCmd(g, "List agent releases, oldest first, with how many clusters want and run each", (*hubclient.Operator).Releases,
-		func(w io.Writer, rs []wire.ReleaseInfo) {
-			fmt.Fprintln(w, "VERSION\tARCH\tDIGEST\tSIZE\tTARGETS\tCLUSTERS\tRUNNING\tDELTAS FROM\tPUSHED")
-			for _, r := range rs {
-				targets := append(append([]string{}, r.Targets...), groupsAsTargets(r.TargetGroups)...)
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\n", r.Version, r.Arch, r.Digest[:12], r.Size,
-					orNone(strings.Join(targets, " ")), r.Clusters, r.Running, orNone(strings.Join(r.Deltas, ",")), age(&r.CreatedAt))
-			}
-		}))
+	cmd.AddCommand(listCmd(g, "List agent releases, oldest first, with how many clusters want and run each", (*hubclient.Operator).Releases, releaseTable))
 	return cmd
 }
 
-func groupsAsTargets(gs []string) []string {
-	out := make([]string, len(gs))
-	for i, g := range gs {
-		out[i] = "group:" + g
+func releaseTable(w io.Writer, rs []wire.ReleaseInfo) {
+	fmt.Fprintln(w, "VERSION\tARCH\tDIGEST\tSIZE\tTARGETS\tCLUSTERS\tRUNNING\tDELTAS FROM\tPUSHED")
+	for _, r := range rs {
+		targets := append(append([]string{}, r.Targets...), prefixed("group:", r.TargetGroups)...)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\n", r.Version, r.Arch, short(r.Digest), r.Size,
+			orNone(strings.Join(targets, " ")), r.Clusters, r.Running, orNone(strings.Join(r.Deltas, ",")), age(&r.CreatedAt))
 	}
-	return out
 }
 
 func newReleasePushCmd(g *globals) *cobra.Command {

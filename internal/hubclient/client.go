@@ -82,21 +82,15 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.base, "/")+path, body)
+	req, err := c.newRequest(ctx, method, path, body)
 	if err != nil {
-		return 0, fmt.Errorf("building request: %w", err)
+		return 0, err
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if encoding != "" {
 		req.Header.Set("Content-Encoding", encoding)
-	}
-	if c.auth != "" {
-		req.Header.Set("Authorization", c.auth)
-	}
-	if c.agent {
-		req.Header.Set(wire.ProtocolHeader, fmt.Sprint(wire.ProtocolVersion))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -108,23 +102,7 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 	case resp.StatusCode == http.StatusNotModified || resp.StatusCode == http.StatusNoContent:
 		return resp.StatusCode, nil
 	case resp.StatusCode >= 300:
-		he := &Error{Status: resp.StatusCode}
-		switch resp.StatusCode {
-		// A 409 with Retry-After is a long-poll that another took over:
-		// the hub asks the loser to wait, so that two devices with one
-		// identity do not take it from each other in a tight loop.
-		case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusConflict:
-			now := time.Now
-			if c.now != nil {
-				now = c.now
-			}
-			he.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now())
-		}
-		var we wire.Error
-		if json.NewDecoder(r).Decode(&we) == nil {
-			he.Reason, he.Message = we.Reason, we.Message
-		}
-		return resp.StatusCode, he
+		return resp.StatusCode, c.errorFrom(resp)
 	}
 	if out == nil {
 		return resp.StatusCode, nil
@@ -133,6 +111,48 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) (int,
 		return resp.StatusCode, fmt.Errorf("decoding answer to %s %s: %w", method, path, err)
 	}
 	return resp.StatusCode, nil
+}
+
+// newRequest builds a request to path on the hub with what every request
+// of this client carries: its credentials and, from an agent, the
+// protocol version.
+func (c *client) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.base, "/")+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("building request: %w", err)
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	if c.agent {
+		req.Header.Set(wire.ProtocolHeader, fmt.Sprint(wire.ProtocolVersion))
+	}
+	return req, nil
+}
+
+// maxErrorBody bounds what the client reads of an error answer.
+const maxErrorBody = 64 << 10
+
+// errorFrom is the hub's error answer resp (status 300 or more) as an
+// *Error, with the wait it asked for.
+func (c *client) errorFrom(resp *http.Response) *Error {
+	he := &Error{Status: resp.StatusCode}
+	switch resp.StatusCode {
+	// A 409 with Retry-After is a long-poll that another took over: the
+	// hub asks the loser to wait, so that two devices with one identity
+	// do not take it from each other in a tight loop.
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusConflict:
+		now := time.Now
+		if c.now != nil {
+			now = c.now
+		}
+		he.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now())
+	}
+	var we wire.Error
+	if json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody)).Decode(&we) == nil {
+		he.Reason, he.Message = we.Reason, we.Message
+	}
+	return he
 }
 
 // caPool parses a PEM CA bundle.

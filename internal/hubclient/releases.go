@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"flotilla.io/flotilla/internal/wire"
@@ -20,12 +19,11 @@ const pushTimeout = 10 * time.Minute
 // PushRelease uploads an agent build with its definition.
 func (o *Operator) PushRelease(ctx context.Context, spec wire.ReleaseSpec, binary []byte) (wire.ReleaseInfo, error) {
 	q := url.Values{"version": {spec.Version}, "arch": {spec.Arch}, "target": spec.Targets, "targetGroup": spec.TargetGroups}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(o.c.base, "/")+"/v1/releases?"+q.Encode(), bytes.NewReader(binary))
+	req, err := o.c.newRequest(ctx, http.MethodPost, "/v1/releases?"+q.Encode(), bytes.NewReader(binary))
 	if err != nil {
-		return wire.ReleaseInfo{}, fmt.Errorf("building request: %w", err)
+		return wire.ReleaseInfo{}, err
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Authorization", o.c.auth)
 	hc := *o.c.http
 	hc.Timeout = pushTimeout
 	resp, err := hc.Do(req)
@@ -33,8 +31,8 @@ func (o *Operator) PushRelease(ctx context.Context, spec wire.ReleaseSpec, binar
 		return wire.ReleaseInfo{}, fmt.Errorf("POST /v1/releases: %w", err)
 	}
 	defer resp.Body.Close()
-	if err := answerError(resp); err != nil {
-		return wire.ReleaseInfo{}, err
+	if resp.StatusCode >= 300 {
+		return wire.ReleaseInfo{}, o.c.errorFrom(resp)
 	}
 	var out wire.ReleaseInfo
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(&out); err != nil {
@@ -60,18 +58,17 @@ func (a *Agent) DownloadRelease(ctx context.Context, digest, from string, w io.W
 		q.Set("from", from)
 	}
 	path := "/v1/agent/release?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(a.c.base, "/")+path, nil)
+	req, err := a.c.newRequest(ctx, http.MethodGet, path, nil)
 	if err != nil {
-		return "", 0, fmt.Errorf("building request: %w", err)
+		return "", 0, err
 	}
-	req.Header.Set(wire.ProtocolHeader, fmt.Sprint(wire.ProtocolVersion))
 	resp, err := a.c.http.Do(req)
 	if err != nil {
 		return "", 0, fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
-	if err := answerError(resp); err != nil {
-		return "", 0, err
+	if resp.StatusCode >= 300 {
+		return "", 0, a.c.errorFrom(resp)
 	}
 	encoding = resp.Header.Get(wire.ReleaseEncodingHeader)
 	if encoding != wire.ReleaseGzip && encoding != wire.ReleaseDelta {
@@ -85,17 +82,4 @@ func (a *Agent) DownloadRelease(ctx context.Context, digest, from string, w io.W
 		return "", n, fmt.Errorf("downloading agent release: more than %d bytes", limit)
 	}
 	return encoding, n, nil
-}
-
-// answerError is the hub's error answer as an *Error, nil for success.
-func answerError(resp *http.Response) error {
-	if resp.StatusCode < 300 {
-		return nil
-	}
-	he := &Error{Status: resp.StatusCode}
-	var we wire.Error
-	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we) == nil {
-		he.Reason, he.Message = we.Reason, we.Message
-	}
-	return he
 }

@@ -2,10 +2,14 @@ package hubclient
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"flotilla.io/flotilla/internal/wire"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -58,22 +62,44 @@ func TestRetryAfterFromAnswer(t *testing.T) {
 		{"409 superseded long-poll", http.StatusConflict, "30", 30 * time.Second},
 		{"500 ignores it", http.StatusInternalServerError, "30", 0},
 	}
+	// Every call reads an error answer the same way, JSON or raw body.
+	ctx := context.Background()
+	calls := []struct {
+		name string
+		call func(*client) error
+	}{
+		{"do", func(c *client) error {
+			_, err := c.do(ctx, http.MethodGet, "/", nil, nil)
+			return err
+		}},
+		{"DownloadRelease", func(c *client) error {
+			_, _, err := (&Agent{c: c}).DownloadRelease(ctx, "digest", "", io.Discard, 1<<20)
+			return err
+		}},
+		{"PushRelease", func(c *client) error {
+			_, err := (&Operator{c: c}).PushRelease(ctx, wire.ReleaseSpec{Version: "v1", Arch: "amd64"}, []byte("build"))
+			return err
+		}},
+	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Retry-After", tc.header)
-				w.WriteHeader(tc.code)
-				_, _ = w.Write([]byte(`{"reason":"Busy","message":"shedding load"}`))
-			}))
-			defer srv.Close()
-			c := &client{base: srv.URL, http: srv.Client(), now: func() time.Time { return now }}
-			_, err := c.do(context.Background(), http.MethodGet, "/", nil, nil)
-			if err == nil {
-				t.Fatal("no error for an error answer")
-			}
-			if got := RetryAfter(err); got != tc.want {
-				t.Errorf("RetryAfter = %v, want %v", got, tc.want)
-			}
-		})
+		for _, call := range calls {
+			t.Run(tc.name+"/"+call.name, func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Retry-After", tc.header)
+					w.WriteHeader(tc.code)
+					_, _ = w.Write([]byte(`{"reason":"Busy","message":"shedding load"}`))
+				}))
+				defer srv.Close()
+				c := &client{base: srv.URL, http: srv.Client(), now: func() time.Time { return now }}
+				err := call.call(c)
+				var he *Error
+				if !errors.As(err, &he) || he.Status != tc.code || he.Reason != "Busy" || he.Message != "shedding load" {
+					t.Fatalf("error = %v, want the hub's %d Busy answer", err, tc.code)
+				}
+				if got := RetryAfter(err); got != tc.want {
+					t.Errorf("RetryAfter = %v, want %v", got, tc.want)
+				}
+			})
+		}
 	}
 }

@@ -42,7 +42,8 @@ type Limits struct {
 	// Default 64 KiB.
 	MaxHeaderBytes int
 	// Requests are the limits per kind of caller, including the source
-	// prefixes exempt from every per-address limit (NoLimitFrom).
+	// prefixes exempt from every per-address limit (NoLimitFrom); the
+	// hub-wide ones (MaxUnauthConns) count them still.
 	Requests api.Limits
 }
 
@@ -67,21 +68,14 @@ const (
 )
 
 func (l Limits) withDefaults() Limits {
-	l.HandshakeTimeout = orDefault(l.HandshakeTimeout, DefaultHandshakeTimeout)
-	l.MaxHandshakesPerAddr = orDefault(l.MaxHandshakesPerAddr, DefaultMaxHandshakesPerAddr)
-	l.MaxUnauthConnsPerAddr = orDefault(l.MaxUnauthConnsPerAddr, DefaultMaxUnauthConnsPerAddr)
-	l.MaxUnauthConns = orDefault(l.MaxUnauthConns, DefaultMaxUnauthConns)
-	l.ReadHeaderTimeout = orDefault(l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
-	l.IdleTimeout = orDefault(l.IdleTimeout, DefaultIdleTimeout)
-	l.MaxHeaderBytes = orDefault(l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	l.HandshakeTimeout = api.OrDefault(l.HandshakeTimeout, DefaultHandshakeTimeout)
+	l.MaxHandshakesPerAddr = api.OrDefault(l.MaxHandshakesPerAddr, DefaultMaxHandshakesPerAddr)
+	l.MaxUnauthConnsPerAddr = api.OrDefault(l.MaxUnauthConnsPerAddr, DefaultMaxUnauthConnsPerAddr)
+	l.MaxUnauthConns = api.OrDefault(l.MaxUnauthConns, DefaultMaxUnauthConns)
+	l.ReadHeaderTimeout = api.OrDefault(l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	l.IdleTimeout = api.OrDefault(l.IdleTimeout, DefaultIdleTimeout)
+	l.MaxHeaderBytes = api.OrDefault(l.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	return l
-}
-
-func orDefault[T int | time.Duration](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // under says whether n is below limit; a negative limit is no limit.

@@ -187,7 +187,8 @@ func (l *limitListener) handshake(ctx context.Context, c net.Conn) {
 }
 
 // admit counts a new connection as handshaking, or returns nil when its
-// address has too many handshakes in progress.
+// address has too many handshakes in progress. A source exempt from
+// per-address limits (NoLimitFrom) is not counted by address.
 func (l *limitListener) admit(c net.Conn) *limitedConn {
 	lc := &limitedConn{Conn: c, l: l}
 	var addr netip.Addr
@@ -197,7 +198,7 @@ func (l *limitListener) admit(c net.Conn) *limitedConn {
 	if l.lim.Requests.Exempt(addr) {
 		return lc
 	}
-	lc.src, lc.counted = api.SourcePrefix(addr), true
+	lc.src, lc.byAddr = api.SourcePrefix(addr), true
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	a := l.perAddr[lc.src]
@@ -214,34 +215,33 @@ func (l *limitListener) admit(c net.Conn) *limitedConn {
 }
 
 // classify moves a connection out of handshaking: an agent's is never
-// counted; any other takes its address's and the hub's unauthenticated
-// budget, or a refusal, or is to be closed (false).
+// counted; any other takes the hub's unauthenticated budget and its
+// address's (none for an exempt source), or a refusal, or is to be
+// closed (false). The totals and the metrics count every source.
 func (l *limitListener) classify(lc *limitedConn, agent bool) bool {
-	if !lc.counted {
-		lc.kind = unauthConn
-		if agent {
-			lc.kind = agentConn
-		}
-		return true
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a := l.perAddr[lc.src]
-	a.handshaking--
-	perAddr := under(a.unauth, l.lim.MaxUnauthConnsPerAddr)
+	a := l.addrLocked(lc) // nil for an exempt source
+	if a != nil {
+		a.handshaking--
+	}
+	perAddr := a == nil || under(a.unauth, l.lim.MaxUnauthConnsPerAddr)
 	switch {
 	case agent:
 		// An agent's connection holds no count of its address.
 		lc.kind = agentConn
-		l.forgetLocked(lc.src, a)
 	case perAddr && under(l.unauthTotal, l.lim.MaxUnauthConns):
 		lc.kind = unauthConn
-		a.unauth++
 		l.unauthTotal++
-	case a.refused < maxRefusalsPerAddr && l.refusedTotal < maxRefusals:
+		if a != nil {
+			a.unauth++
+		}
+	case (a == nil || a.refused < maxRefusalsPerAddr) && l.refusedTotal < maxRefusals:
 		lc.kind = refusedConn
-		a.refused++
 		l.refusedTotal++
+		if a != nil {
+			a.refused++
+		}
 		lc.hard = time.Now().Add(refusalLifetime)
 		if !perAddr {
 			lc.refusal = fmt.Sprintf("too many connections without a client certificate from %s: the limit is %d (hub flag --max-unauth-conns-per-addr)", lc.src, l.lim.MaxUnauthConnsPerAddr)
@@ -254,8 +254,12 @@ func (l *limitListener) classify(lc *limitedConn, agent bool) bool {
 		_ = lc.Conn.SetDeadline(lc.hard)
 	default:
 		lc.kind = uncounted
-		l.forgetLocked(lc.src, a)
 		l.metrics.refused("refusals")
+	}
+	if a != nil && (lc.kind == agentConn || lc.kind == uncounted) {
+		l.forgetLocked(lc.src, a)
+	}
+	if lc.kind == uncounted {
 		return false
 	}
 	l.metrics.open(lc.kind, 1)
@@ -264,34 +268,45 @@ func (l *limitListener) classify(lc *limitedConn, agent bool) bool {
 
 // release uncounts a closed connection.
 func (l *limitListener) release(lc *limitedConn) {
-	if !lc.counted {
-		return
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch lc.kind {
 	case uncounted:
 		return
-	case agentConn:
-		l.metrics.open(lc.kind, -1)
-		return
-	}
-	// Any other connection keeps its address's entry while it is open.
-	a := l.perAddr[lc.src]
-	switch lc.kind {
-	case handshaking:
-		a.handshaking--
 	case unauthConn:
-		a.unauth--
 		l.unauthTotal--
 	case refusedConn:
-		a.refused--
 		l.refusedTotal--
 	}
 	if lc.kind != handshaking {
 		l.metrics.open(lc.kind, -1)
 	}
+	if lc.kind == agentConn {
+		return // its address may be forgotten already
+	}
+	// Any other connection keeps its address's entry while it is open.
+	a := l.addrLocked(lc)
+	if a == nil {
+		return
+	}
+	switch lc.kind {
+	case handshaking:
+		a.handshaking--
+	case unauthConn:
+		a.unauth--
+	case refusedConn:
+		a.refused--
+	}
 	l.forgetLocked(lc.src, a)
+}
+
+// addrLocked is the entry that counts lc's address; nil for an exempt
+// source.
+func (l *limitListener) addrLocked(lc *limitedConn) *addrConns {
+	if !lc.byAddr {
+		return nil
+	}
+	return l.perAddr[lc.src]
 }
 
 // forgetLocked drops an address that holds nothing, so that the map is
@@ -321,7 +336,7 @@ type limitedConn struct {
 	l *limitListener
 	// Set before the connection is handed to the server, read after.
 	src     netip.Prefix
-	counted bool // false for exempt sources
+	byAddr  bool // counted by its address; false for an exempt source
 	kind    connKind
 	hard    time.Time // no deadline past this, when set
 	refusal string    // what a refused connection is told

@@ -1,6 +1,7 @@
 package hubserver
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -89,6 +90,7 @@ func TestSecondLongPollSupersedesFirst(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the first long-poll was not answered when a second one came")
 	}
+	waitPolling(t, h, 1) // the second, the first having ended
 	stopSecond()
 	if err := <-second; !errors.Is(err, context.Canceled) {
 		t.Errorf("second long-poll ended with %v, want it held until its caller left", err)
@@ -125,7 +127,19 @@ func TestRestartedAgentIsNotLockedOut(t *testing.T) {
 	if err != nil || again == nil {
 		t.Fatalf("restarted agent's first poll = %v, %v; want its manifest at once", again, err)
 	}
-	// And its long-poll is held, not refused.
+	// The dead poll was answered 409. Nobody would read it; the test
+	// does, to know that it no longer waits: both are the same cluster's,
+	// so the polling gauge cannot tell them apart.
+	_ = dead.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(dead), nil)
+	if err != nil {
+		t.Fatalf("reading the dead poll's answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("the dead poll's answer = %d, want 409 once a newer poll came", resp.StatusCode)
+	}
+	// And the restarted agent's long-poll is held, not refused.
 	pctx, stop := context.WithCancel(ctx)
 	held := make(chan error, 1)
 	go func() {

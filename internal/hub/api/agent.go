@@ -14,9 +14,11 @@ type agentHandlerFunc func(w http.ResponseWriter, r *http.Request, clusterID str
 
 // agent wraps a handler that needs a verified client certificate: its
 // common name is the cluster ID and its serial must be the one on record.
-// Once authenticated, the request takes a slot of p (none when nil): only
-// agents compete for it.
-func (s *server) agent(p *pool, fn agentHandlerFunc) http.Handler {
+// Object fetches and status posts then take a slot of the agent pool, but
+// only once their body is read, as enrollments do: a slow sender (a slow
+// link, or a stolen certificate) holds a connection, never a slot.
+// Long-polls and downloads take none.
+func (s *server) agent(fn agentHandlerFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 			return &httpError{code: http.StatusUnauthorized, reason: "Unauthorized", msg: "a client certificate issued by this hub is required"}
@@ -33,13 +35,6 @@ func (s *server) agent(p *pool, fn agentHandlerFunc) http.Handler {
 		}
 		if err := s.hub.Seen(r.Context(), id); err != nil {
 			return err
-		}
-		if p != nil {
-			release, err := p.acquire(r.Context())
-			if err != nil {
-				return err
-			}
-			defer release()
 		}
 		return fn(w, r, id)
 	})
@@ -61,11 +56,7 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID stri
 	ctx, replaced, release := s.polls.hold(r.Context(), clusterID, r.RemoteAddr)
 	defer release()
 	if replaced != nil {
-		if replaced.took {
-			s.log.Warn("long-polls for one cluster keep replacing each other: a cloned device?", "cluster", clusterID, "remote", r.RemoteAddr, "replaced", replaced.remote)
-		} else {
-			s.log.Info("long-poll replaced an older one", "cluster", clusterID, "remote", r.RemoteAddr, "replaced", replaced.remote)
-		}
+		s.logReplaced(clusterID, r.RemoteAddr, replaced)
 	}
 	answer, ok, err := s.hub.WaitManifest(ctx, clusterID, have, base)
 	if err != nil {
@@ -94,6 +85,21 @@ func (s *server) manifest(w http.ResponseWriter, r *http.Request, clusterID stri
 	return nil
 }
 
+// logReplaced says that a long-poll from remote replaced one. Two devices
+// with one identity that ignore Retry-After replace each other in a
+// loop: that is warned of at most once per cluster per replacedWarnEvery,
+// and the rest logged at Debug, so that they cannot flood the log.
+func (s *server) logReplaced(clusterID, remote string, replaced *heldPoll) {
+	switch {
+	case !replaced.took:
+		s.log.Info("long-poll replaced an older one", "cluster", clusterID, "remote", remote, "replaced", replaced.remote)
+	case s.polls.warnDue(clusterID, s.now()):
+		s.log.Warn("long-polls for one cluster keep replacing each other: a cloned device?", "cluster", clusterID, "remote", remote, "replaced", replaced.remote)
+	default:
+		s.log.Debug("long-poll replaced another that had replaced one", "cluster", clusterID, "remote", remote, "replaced", replaced.remote)
+	}
+}
+
 func (s *server) objects(w http.ResponseWriter, r *http.Request, clusterID string) error {
 	var req wire.ObjectsRequest
 	if err := decode(w, r, maxObjectsBody, s.limits.BodyTimeout, &req); err != nil {
@@ -104,6 +110,11 @@ func (s *server) objects(w http.ResponseWriter, r *http.Request, clusterID strin
 			return badRequest("malformed object hash", nil)
 		}
 	}
+	release, err := s.agents.acquire(r.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	objs, err := s.hub.Objects(r.Context(), clusterID, req.Hashes)
 	if err != nil {
 		return err
@@ -117,6 +128,11 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, clusterID string
 	if err := decode(w, r, maxStatusBody, s.limits.BodyTimeout, &rep); err != nil {
 		return err
 	}
+	release, err := s.agents.acquire(r.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := s.hub.ReportStatus(r.Context(), clusterID, rep); err != nil {
 		return err
 	}

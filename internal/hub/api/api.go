@@ -61,12 +61,12 @@ func New(opts Options) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 
 	mux.Handle("POST /v1/enroll", s.handle(s.enroll))
-	mux.Handle("GET /v1/agent/manifest", s.agent(nil, s.manifest))
-	mux.Handle("POST /v1/agent/objects", s.agent(s.agents, s.objects))
-	mux.Handle("POST /v1/agent/status", s.agent(s.agents, s.status))
+	mux.Handle("GET /v1/agent/manifest", s.agent(s.manifest))
+	mux.Handle("POST /v1/agent/objects", s.agent(s.objects))
+	mux.Handle("POST /v1/agent/status", s.agent(s.status))
 	// Downloads take no agent slot: they wait on a delta being made and
 	// then on the link, not on the hub, and share cached bytes.
-	mux.Handle("GET /v1/agent/release", s.agent(nil, s.release))
+	mux.Handle("GET /v1/agent/release", s.agent(s.release))
 
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.operator(func(w http.ResponseWriter, r *http.Request) error {

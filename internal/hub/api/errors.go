@@ -38,9 +38,11 @@ func (s *server) handle(fn handlerFunc) http.Handler {
 		}
 		he := toHTTPError(err)
 		switch {
-		case he.code == http.StatusTooManyRequests || he.code == http.StatusServiceUnavailable:
-			// Refusals that protect the hub come in floods: logging each
-			// at Info would let a flood fill the log.
+		case he.code == http.StatusTooManyRequests || he.code == http.StatusServiceUnavailable || he.reason == reasonSuperseded:
+			// Refusals that protect the hub come in floods, and so do
+			// long-polls that two devices with one identity take from
+			// each other (logReplaced warns of those): logging each at
+			// Info would let a flood fill the log.
 			s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", he.code, "reason", he.reason)
 		case he.code >= 500:
 			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -14,8 +14,9 @@ import (
 // named is the hub flag suggested to set it; refusals name it.
 type Limits struct {
 	// MaxAgentInFlight bounds agents' object fetches and status posts
-	// being served at once (long-polls are not counted: they mostly wait).
-	// Default 256; --max-agent-in-flight.
+	// being served at once, counted once their body is read (long-polls
+	// are not counted: they mostly wait). Default 256;
+	// --max-agent-in-flight.
 	MaxAgentInFlight int
 	// QueueWait is how long a request past its pool's size waits for a
 	// slot before it is shed with 503 and Retry-After. Default 1 s.
@@ -47,7 +48,8 @@ type Limits struct {
 	BodyTimeout time.Duration
 	// NoLimitFrom lists source prefixes exempt from per-address limits:
 	// a NAT gateway with a large fleet behind it, or the simulator's
-	// loopback. --no-limit-from CIDR (repeatable).
+	// loopback. Hub-wide limits and metrics count them still.
+	// --no-limit-from CIDR (repeatable).
 	NoLimitFrom []netip.Prefix
 }
 
@@ -66,19 +68,21 @@ const (
 
 // withDefaults fills zero fields with their defaults.
 func (l Limits) withDefaults() Limits {
-	l.MaxAgentInFlight = orDefault(l.MaxAgentInFlight, DefaultMaxAgentInFlight)
-	l.QueueWait = orDefault(l.QueueWait, DefaultQueueWait)
-	l.MaxEnrollInFlight = orDefault(l.MaxEnrollInFlight, DefaultMaxEnrollInFlight)
-	l.MaxOperatorInFlight = orDefault(l.MaxOperatorInFlight, DefaultMaxOperatorInFlight)
-	l.EnrollRate = orDefault(l.EnrollRate, DefaultEnrollRate)
-	l.EnrollBurst = orDefault(max(l.EnrollBurst, 0), DefaultEnrollBurst)
-	l.RateSources = orDefault(max(l.RateSources, 0), DefaultRateSources)
-	l.UnauthBodyTimeout = orDefault(l.UnauthBodyTimeout, DefaultUnauthBodyTimeout)
-	l.BodyTimeout = orDefault(l.BodyTimeout, DefaultBodyTimeout)
+	l.MaxAgentInFlight = OrDefault(l.MaxAgentInFlight, DefaultMaxAgentInFlight)
+	l.QueueWait = OrDefault(l.QueueWait, DefaultQueueWait)
+	l.MaxEnrollInFlight = OrDefault(l.MaxEnrollInFlight, DefaultMaxEnrollInFlight)
+	l.MaxOperatorInFlight = OrDefault(l.MaxOperatorInFlight, DefaultMaxOperatorInFlight)
+	l.EnrollRate = OrDefault(l.EnrollRate, DefaultEnrollRate)
+	l.EnrollBurst = OrDefault(max(l.EnrollBurst, 0), DefaultEnrollBurst)
+	l.RateSources = OrDefault(max(l.RateSources, 0), DefaultRateSources)
+	l.UnauthBodyTimeout = OrDefault(l.UnauthBodyTimeout, DefaultUnauthBodyTimeout)
+	l.BodyTimeout = OrDefault(l.BodyTimeout, DefaultBodyTimeout)
 	return l
 }
 
-func orDefault[T int | float64 | time.Duration](v, def T) T {
+// OrDefault is v, or def when v is zero: how a limit left unset takes
+// its default (hubserver's limits fill theirs with it too).
+func OrDefault[T int | float64 | time.Duration](v, def T) T {
 	if v == 0 {
 		return def
 	}
