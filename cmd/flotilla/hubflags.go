@@ -44,7 +44,7 @@ func addHubLimitFlags(f *pflag.FlagSet, cfg *hubserver.Config, noLimitFrom *[]st
 	bytesVar(f, &r.ChartLimits.MaxChartBytes, "max-chart-bytes", "largest chart archive the hub downloads")
 
 	// Repositories and renders.
-	l.int(&cfg.Repo.MaxFiles, "max-repo-files", cfg.Repo.MaxFiles, false, "most entries (files, directories, links) one commit of a source may hold")
+	l.int(&cfg.Repo.MaxFiles, "max-repo-files", cfg.Repo.MaxFiles, false, "most entries (files, directories, links) one commit of a source may hold, counting what links to directories lead to as a walk meets it")
 	bytesVar(f, &cfg.Repo.MaxBytes, "max-repo-bytes", "most bytes of files one commit of a source may hold")
 	l.int(&cfg.Repo.MaxDepth, "max-repo-depth", cfg.Repo.MaxDepth, false, "deepest directory nesting one commit of a source may hold")
 	l.int(&r.Limits.MaxObjects, "max-bundle-objects", r.Limits.MaxObjects, true, "most objects one render of a bundle may produce")

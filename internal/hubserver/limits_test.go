@@ -41,6 +41,7 @@ type enrolled struct {
 	cert   tls.Certificate
 	cfg    hubclient.AgentConfig
 	parsed token.Token
+	resp   wire.EnrollResponse
 }
 
 func enrollKeep(t *testing.T, h *testHub, name string, labels map[string]string) enrolled {
@@ -66,7 +67,7 @@ func enrollKeep(t *testing.T, h *testHub, name string, labels map[string]string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return enrolled{id: resp.ClusterID, agent: a, cert: cert, cfg: cfg, parsed: parsed}
+	return enrolled{id: resp.ClusterID, agent: a, cert: cert, cfg: cfg, parsed: parsed, resp: resp}
 }
 
 // dialTLS opens one TLS connection to the hub (HTTP/1.1 only) and closes

@@ -13,9 +13,7 @@ import (
 
 	"flotilla.io/flotilla/internal/hub"
 	"flotilla.io/flotilla/internal/hubclient"
-	"flotilla.io/flotilla/internal/pki"
 	"flotilla.io/flotilla/internal/testenv/gitserver"
-	"flotilla.io/flotilla/internal/token"
 	"flotilla.io/flotilla/internal/wire"
 )
 
@@ -30,22 +28,8 @@ func enrollAgent(t *testing.T, h *testHub, name string, labels map[string]string
 // answer.
 func enroll(t *testing.T, h *testHub, name string, labels map[string]string) (*hubclient.Agent, wire.EnrollResponse) {
 	t.Helper()
-	ctx := context.Background()
-	tok, err := h.op.CreateToken(ctx, wire.TokenRequest{Labels: labels})
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, _ := token.Parse(tok.Token)
-	csr, key, _ := pki.NewCSR(name)
-	resp, err := hubclient.Enroll(ctx, parsed, name, csr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := hubclient.NewAgent(hubclient.AgentConfig{URL: h.srv.URL, CAPEM: resp.CA, CertPEM: resp.Certificate, KeyPEM: string(key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, resp
+	e := enrollKeep(t, h, name, labels)
+	return e.agent, e.resp
 }
 
 // bundlesOf returns the bundle names of the cluster's current manifest.
