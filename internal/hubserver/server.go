@@ -88,6 +88,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// A mistyped pattern stops the hub before it touches its data
+	// directory.
+	if err := cfg.Render.Egress.Validate(); err != nil {
+		return nil, err // names the flag and the pattern
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)

@@ -285,3 +285,17 @@ func TestLongPollAndObjects(t *testing.T) {
 		t.Error("status with an unknown state accepted")
 	}
 }
+
+// TestBadChartHostTouchesNothing: a hub refused for a mistyped
+// --allow-chart-host writes nothing into its data directory.
+func TestBadChartHostTouchesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hub")
+	cfg := Config{DataDir: dir, Listen: "127.0.0.1:0"}
+	cfg.Render.Egress.AllowHosts = []string{"http://x/"}
+	if _, err := Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "--allow-chart-host") {
+		t.Fatalf("Start = %v, want the pattern refused", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("data directory created for a refused start (%v)", err)
+	}
+}
